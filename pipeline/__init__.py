@@ -1,0 +1,1 @@
+"""Strategy report pipeline: sources → validated metrics → KPIs → charts → HTML → PDF → archive."""

@@ -1,0 +1,112 @@
+"""HTML from the Jinja2 template, and PDF from that HTML with WeasyPrint.
+
+Layout (`layout_pdf`, WeasyPrint's `render()`) is separate from export (`Document.write_pdf()`), so tests can look
+at pages without writing files. Any renderer warning is a failure: a PDF with a missing font or a dropped
+stylesheet rule must never be published."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import vl_convert as vlc
+import weasyprint
+from markupsafe import Markup
+
+from pipeline.lib.errors import RenderError
+from pipeline.lib.fetcher import ProjectURLFetcher
+from pipeline.lib.report_context import Numbering, ReportContext
+
+
+def jinja_env(templates: Path) -> jinja2.Environment:
+    """Autoescaping everywhere (data is untrusted text) and undefined names as errors (a typo is not a blank)."""
+    from pipeline.lib import formatting
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(yi=formatting.yi, wan=formatting.wan, pct=formatting.pct, pp=formatting.pp,
+                       times=formatting.times, period=formatting.period_label)
+    return env
+
+
+def render_html(context: ReportContext, templates: Path, *, interactive: bool) -> str:
+    """The report as one self-contained HTML document.
+
+    interactive=True embeds Vega-Lite specs and the vega-embed bundle inline (tooltips, works offline);
+    interactive=False inlines the static SVG charts, which is what the PDF is laid out from. The template is
+    rendered twice so that the table of contents and forward references know every number."""
+    template = jinja_env(templates).get_template(context.template)
+    common = {
+        "interactive": interactive,
+        "stylesheet": Markup((templates / "report.css").read_text(encoding="utf-8")),
+        "vega_bundle": Markup(vlc.javascript_bundle()) if interactive else "",
+    }
+    numbering = Numbering()
+    template.render(**context.as_template_vars(numbering), **common)
+    numbering.frozen = True
+    return template.render(**context.as_template_vars(numbering), **common)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def warnings_as_errors() -> Iterator[None]:
+    """Collect WeasyPrint's warnings during layout and raise them as one RenderError."""
+    handler = _Collect()
+    loggers = [logging.getLogger("weasyprint"), logging.getLogger("pipeline.fetcher")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    if handler.messages:
+        raise RenderError("the PDF renderer reported problems:\n" + "\n".join(f"  - {m}" for m in handler.messages))
+
+
+@dataclass(frozen=True)
+class LaidOut:
+    document: weasyprint.document.Document
+
+    @property
+    def pages(self) -> int:
+        return len(self.document.pages)
+
+    def anchor_pages(self) -> dict[str, int]:
+        """1-based page number of every anchor (id) in the document, e.g. for checking the TOC."""
+        found: dict[str, int] = {}
+        for number, page in enumerate(self.document.pages, start=1):
+            for anchor in page.anchors:
+                found.setdefault(anchor, number)
+        return found
+
+
+def layout_pdf(html: str, templates: Path, fonts: Path) -> LaidOut:
+    """Lay out pages (no file written). Only the templates and fonts folders may be read."""
+    fetcher = ProjectURLFetcher([templates, fonts])
+    with warnings_as_errors():
+        document = weasyprint.HTML(string=html, base_url=str(templates) + "/", url_fetcher=fetcher).render()
+    return LaidOut(document)
+
+
+def write_pdf(laid_out: LaidOut) -> bytes:
+    """Export the laid-out pages; PDF/UA-style tagging is off, metadata comes from the HTML head."""
+    with warnings_as_errors():
+        return laid_out.document.write_pdf()

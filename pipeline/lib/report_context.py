@@ -1,0 +1,164 @@
+"""Everything a template may use, built from data only: figures, charts, findings, references, numbering.
+
+Templates never hold a number. They ask for `F.metric_id` (a source row or a derived KPI, printed through the
+formatting filters), `cite(...)`, `figref(...)`, and numbering that is assigned in order of appearance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+from markupsafe import Markup
+
+from pipeline.lib.charts import RenderedChart
+from pipeline.lib.consistency import Finding
+from pipeline.lib.formatting import figure_markup, figure_text
+from pipeline.lib.kpis import latest_by_metric, period_order
+from pipeline.lib.validate import ValidatedEdition
+
+DEFAULT_TEMPLATE = "strategy_report.html.j2"
+
+
+class MissingFigure(KeyError):
+    """The template asked for a figure the edition does not have."""
+
+    def __str__(self) -> str:
+        return f"the template uses figure {self.args[0]!r}, which is neither a row of metrics.csv nor a derived KPI"
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """One figure as a template sees it; renders as a traceable <span> through the formatting filters."""
+
+    row: dict
+
+    def __getattr__(self, name: str):
+        try:
+            return self.row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def text(self) -> str:
+        return figure_text(self.row["value"], self.row["unit"], self.row["qualifier"])
+
+    def __html__(self) -> str:
+        ref = f"{self.row['metric_id']}@{self.row['period']}"
+        return figure_markup(self.row["value"], self.row["unit"], self.row["qualifier"], ref, self.row["derived"])
+
+    @property
+    def bare(self) -> Markup:
+        """The figure without its qualifier, for prose that already says 约 or 以上 in its own words."""
+        ref = f"{self.row['metric_id']}@{self.row['period']}"
+        return figure_markup(self.row["value"], self.row["unit"], "", ref, self.row["derived"])
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class FigureIndex:
+    """`F.metric_id` or `F['metric_id']`: the latest-period row of that metric."""
+
+    def __init__(self, figures: pd.DataFrame):
+        self._rows = {k: FigureRef(v) for k, v in latest_by_metric(figures).to_dict(orient="index").items()}
+
+    def __getattr__(self, name: str) -> FigureRef:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> FigureRef:
+        try:
+            return self._rows[name]
+        except KeyError:
+            raise MissingFigure(name) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._rows
+
+
+@dataclass
+class Numbering:
+    """Numbers for sections, figures and tables in order of appearance.
+
+    The template is rendered twice: the first pass records the order (so the TOC and forward references know
+    every number), the second pass prints them."""
+
+    order: dict[str, list[tuple[str, object]]] = field(default_factory=lambda: defaultdict(list))
+    frozen: bool = False
+
+    def declare(self, kind: str, key: str, title: object = "") -> int:
+        entries = self.order[kind]
+        keys = [k for k, _ in entries]
+        if not self.frozen and key not in keys:
+            entries.append((key, title))
+            keys.append(key)
+        return keys.index(key) + 1
+
+    def number(self, kind: str, key: str) -> int | None:
+        keys = [k for k, _ in self.order[kind]]
+        return keys.index(key) + 1 if key in keys else None
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    edition: ValidatedEdition
+    figures: pd.DataFrame
+    charts: list[RenderedChart]
+    findings: list[Finding]
+    skipped_kpis: list[str]
+
+    @property
+    def template(self) -> str:
+        return str(self.edition.meta["edition"].get("template", DEFAULT_TEMPLATE))
+
+    def as_template_vars(self, numbering: Numbering | None = None) -> dict[str, object]:
+        numbering = numbering or Numbering()
+        refs = self.edition.references.reset_index(drop=True)
+        ref_number = {sid: i + 1 for i, sid in enumerate(refs["source_id"])}
+        charts = {c.chart_id: c for c in self.charts}
+
+        def cite(*items: object) -> Markup:
+            ids: list[str] = []
+            for item in items:
+                source = item.source_ref if isinstance(item, FigureRef) else str(item)
+                ids += [s for s in source.split(";") if s not in ids]
+            links = Markup("").join(
+                Markup('<a class="cite" href="#ref-{}">[{}]</a>').format(s, ref_number[s]) for s in ids)
+            return Markup('<sup class="cites">{}</sup>').format(links)
+
+        def xref(kind: str, key: str) -> Markup:
+            label = {"figure": "图", "table": "表", "section": "第"}[kind]
+            n = numbering.number(kind, key)
+            text = f"{label}{n if n is not None else '?'}" + ("节" if kind == "section" else "")
+            anchor = {"figure": "fig-", "table": "tab-", "section": ""}[kind] + key
+            return Markup('<a class="xref" href="#{}">{}</a>').format(anchor, text)
+
+        def chart(chart_id: str) -> RenderedChart:
+            if chart_id not in charts:
+                raise MissingFigure(f"chart:{chart_id}")
+            return charts[chart_id]
+
+        sources = self.figures[~self.figures["derived"]].copy()
+        sources["order"] = sources["period"].map(period_order)
+        return {
+            "meta": self.edition.meta["edition"],
+            "edition_name": self.edition.name,
+            "fingerprint": self.edition.fingerprint,
+            "notes": self.edition.meta.get("notes", []),
+            "notices": self.edition.notices,
+            "F": FigureIndex(self.figures),
+            "source_rows": [FigureRef(r) for r in sources.to_dict(orient="records")],
+            "derived_rows": [FigureRef(r) for r in self.figures[self.figures["derived"]].to_dict(orient="records")],
+            "references": [dict(r, number=ref_number[r["source_id"]]) for r in refs.to_dict(orient="records")],
+            "findings": self.findings,
+            "skipped_kpis": self.skipped_kpis,
+            "cite": cite,
+            "figref": lambda key: xref("figure", key),
+            "tabref": lambda key: xref("table", key),
+            "secref": lambda key: xref("section", key),
+            "declare": numbering.declare,
+            "numbering": numbering,
+            "chart": chart,
+        }
