@@ -1,9 +1,10 @@
-"""The whole pipeline as plain function calls, stage by stage. The CLI and the tests use it; the Dagster assets
-call the same stage functions one by one."""
+"""The pipeline's stages as plain functions. The Dagster assets call them one per asset; `build()` chains them
+for callers that want the whole thing in one process (tests, benchmarks)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from pipeline.lib.validate import ValidatedEdition, validate_edition
 
 @dataclass(frozen=True)
 class Analysis:
-    """Validated data and everything computed from it: the input of rendering."""
+    """Validated data and everything computed from it: the input of charts and rendering."""
 
     edition: ValidatedEdition
     figures: pd.DataFrame
@@ -28,33 +29,41 @@ class Analysis:
 
 
 @dataclass(frozen=True)
-class Rendered:
-    html: str  # interactive, self-contained: what readers open in a browser
-    print_html: str  # static SVG charts: what the PDF is laid out from
+class Pdf:
     laid_out: LaidOut
-    pdf: bytes
+    data: bytes
 
 
-def analyse(paths: Paths, edition: str) -> Analysis:
-    validated = validate_edition(read_edition(paths.sources, edition))
+def analyse(validated: ValidatedEdition) -> Analysis:
+    """KPIs and consistency findings for a validated edition."""
     kpis, skipped = compute_kpis(validated.metrics)
     figures = figures_table(validated.metrics, kpis)
     return Analysis(validated, figures, skipped, check_consistency(figures))
 
 
-def context_for(analysis: Analysis, charts: list[RenderedChart]) -> ReportContext:
-    return ReportContext(analysis.edition, analysis.figures, charts, analysis.findings, analysis.skipped_kpis)
+def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart]) -> dict[str, str]:
+    """Both HTML documents: 'interactive' (what readers open in a browser) and 'print' (what the PDF is made of)."""
+    context = ReportContext(analysis.edition, analysis.figures, charts, analysis.findings, analysis.skipped_kpis)
+    return {"interactive": render_html(context, templates, interactive=True),
+            "print": render_html(context, templates, interactive=False)}
 
 
-def render(paths: Paths, context: ReportContext) -> Rendered:
-    html = render_html(context, paths.templates, interactive=True)
-    print_html = render_html(context, paths.templates, interactive=False)
+def make_pdf(paths: Paths, print_html: str) -> Pdf:
     laid_out = layout_pdf(print_html, paths.templates, paths.fonts)
-    return Rendered(html, print_html, laid_out, write_pdf(laid_out))
+    return Pdf(laid_out, write_pdf(laid_out))
 
 
-def build(paths: Paths, edition: str) -> tuple[Analysis, list[RenderedChart], Rendered]:
+@dataclass(frozen=True)
+class Built:
+    analysis: Analysis
+    charts: list[RenderedChart]
+    html: dict[str, str]
+    pdf: Pdf
+
+
+def build(paths: Paths, edition: str) -> Built:
     """Sources to PDF bytes, in memory; publishing is a separate step."""
-    analysis = analyse(paths, edition)
+    analysis = analyse(validate_edition(read_edition(paths.sources, edition)))
     charts = build_charts(analysis.figures, paths.fonts)
-    return analysis, charts, render(paths, context_for(analysis, charts))
+    html = render_pages(paths.templates, analysis, charts)
+    return Built(analysis, charts, html, make_pdf(paths, html["print"]))

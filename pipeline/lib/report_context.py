@@ -129,9 +129,13 @@ class ReportContext:
             return Markup('<sup class="cites">{}</sup>').format(links)
 
         def xref(kind: str, key: str) -> Markup:
-            label = {"figure": "图", "table": "表", "section": "第"}[kind]
             n = numbering.number(kind, key)
-            text = f"{label}{n if n is not None else '?'}" + ("节" if kind == "section" else "")
+            shown = "?" if n is None else str(n)
+            if kind == "section" and n is None and numbering.number("appendix", key) is not None:
+                letter = dict(numbering.order["appendix"])[key]
+                text = f"附录{letter}"
+            else:
+                text = {"figure": f"图{shown}", "table": f"表{shown}", "section": f"第{shown}节"}[kind]
             anchor = {"figure": "fig-", "table": "tab-", "section": ""}[kind] + key
             return Markup('<a class="xref" href="#{}">{}</a>').format(anchor, text)
 

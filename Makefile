@@ -1,0 +1,74 @@
+# Every entry point sets up what it needs first: the virtualenv with pinned packages, and the Debian packages
+# (installed with apt-get when run as root; otherwise the target stops and names them).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+EDITION ?= xiaomi-ecosystem-2025h1
+HOST ?= 127.0.0.1
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+PDF_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
+TEST_PACKAGES := $(PDF_PACKAGES) chromium
+
+.PHONY: report test ui serve preview bench lint lock clean system-pdf system-test venv
+
+## report: build and publish the default edition (EDITION=...) through Dagster; prints where the files are
+report: system-pdf venv
+	$(PY) -m pipeline build --edition $(EDITION)
+
+## test: lint, then the whole test suite (the command CI runs)
+test: system-test venv
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+## ui: the Dagster UI on http://$(HOST):3000, loading workspace.yaml
+ui: system-pdf venv dagster-home
+	$(VENV)/bin/dagster dev -w workspace.yaml -h $(HOST) -p 3000
+
+## serve: the download site for the published archive on http://$(HOST):8000
+serve: venv
+	$(PY) -m pipeline.web --host $(HOST) --port 8000
+
+## preview: rebuild on every change to templates/ or sources/, with live reload in the browser
+preview: system-pdf venv
+	$(PY) -m pipeline.preview --edition $(EDITION) --host $(HOST)
+
+## bench: the performance benchmark; writes benchmarks/RESULTS.md
+bench: system-test venv
+	$(PY) benchmarks/run.py
+
+lint: venv
+	$(PY) -m ruff check .
+
+## lock: re-resolve requirements.in into requirements.lock (exact versions, no download URLs)
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r requirements.in
+	.lock-venv/bin/pip freeze --all --exclude-editable | grep -v -e '^-e' -e '^pip==' > requirements.lock
+	rm -rf .lock-venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "Python 3.11 or newer is required; found $$($(PYTHON) --version 2>&1)"; exit 1; }
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || scripts/ensure-system-packages.sh python3-venv
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+dagster-home:
+	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml \
+	  || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+
+system-pdf:
+	@scripts/ensure-system-packages.sh $(PDF_PACKAGES)
+
+system-test:
+	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
+
+clean:
+	rm -rf reports .dagster_home .pytest_cache

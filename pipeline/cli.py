@@ -1,0 +1,108 @@
+"""Command line: `python -m pipeline build [--edition E]`, `validate`, `editions`.
+
+`build` runs the same Dagster job the UI runs, in this process, against the project's Dagster instance, so a
+CLI build appears in the UI's run history and asset catalog. Errors print as plain messages, not tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pipeline.config import DEFAULT_EDITION, PROJECT_ROOT, Paths
+from pipeline.lib.errors import ReportError
+
+
+def _instance():
+    """The project's Dagster instance: DAGSTER_HOME, defaulting to .dagster_home/ in the project (SQLite)."""
+    from dagster import DagsterInstance
+
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():  # the local profile: embedded SQLite in this folder, no telemetry
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return DagsterInstance.get()
+
+
+def _failure_messages(result) -> list[str]:
+    """Human messages of the failed steps and failed blocking checks of a run."""
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None and "ReportError" not in str(error.cls_name):
+                error = error.cause
+            messages.append(error.message.strip() if error else "step failed")
+        evaluation = event.asset_check_evaluation_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
+        if evaluation is not None and not evaluation.passed:
+            description = evaluation.description or evaluation.check_name
+            if evaluation.severity.value == "ERROR":
+                messages.append(f"check {evaluation.check_name} failed: {description}")
+    return list(dict.fromkeys(messages))
+
+
+def build(edition: str, verbose: bool = False) -> int:
+    from pipeline.definitions import build_report, defs
+    from pipeline.lib.sources import edition_dir
+
+    edition_dir(Paths.from_env().sources, edition)  # a clear error for an unknown or unsafe edition name
+    instance = _instance()
+    if not instance.has_dynamic_partition("editions", edition):
+        instance.add_dynamic_partitions("editions", [edition])
+    job = defs.resolve_job_def(build_report.name)
+    level = "DEBUG" if verbose else "WARNING"
+    result = job.execute_in_process(partition_key=edition, instance=instance, raise_on_error=False,
+                                    run_config={"loggers": {"console": {"config": {"log_level": level}}}})
+    if not result.success:
+        print(f"build of edition '{edition}' failed; the last published report is unchanged.", file=sys.stderr)
+        for message in _failure_messages(result):
+            print(message, file=sys.stderr)
+        return 1
+    published = result.output_for_node("published_report")
+    state = "unchanged (same data and templates), reused" if published["reused"] else "published"
+    print(f"edition {edition}: version {published['version']} {state}")
+    print(f"  PDF : {published['pdf']}")
+    print(f"  HTML: {published['html']}")
+    return 0
+
+
+def validate(edition: str) -> int:
+    from pipeline.lib.sources import read_edition
+    from pipeline.lib.validate import validate_edition
+
+    validated = validate_edition(read_edition(Paths.from_env().sources, edition))
+    for notice in validated.notices:
+        print(f"note: {notice}")
+    print(f"edition {edition}: {len(validated.metrics)} metric rows and {len(validated.references)} sources are valid")
+    return 0
+
+
+def editions() -> int:
+    from pipeline.lib.sources import list_editions
+
+    for name in list_editions(Paths.from_env().sources):
+        print(name)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("build", "build and publish one edition through Dagster"),
+                            ("validate", "check one edition's sources against the data contract")):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--edition", default=DEFAULT_EDITION, help=f"edition folder in sources/ ({DEFAULT_EDITION})")
+        sub.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step log")
+    commands.add_parser("editions", help="list the edition folders in sources/")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            return build(args.edition, args.verbose)
+        if args.command == "validate":
+            return validate(args.edition)
+        return editions()
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,90 @@
+"""Asset checks. The data contract blocks the report; consistency findings warn; the PDF is checked as a file.
+
+The blocking check is what keeps a bad spreadsheet from producing a report: when it fails, Dagster does not run
+the downstream assets, and the check's metadata lists every failing cell with file, row, column and rule."""
+
+
+from collections.abc import Iterator
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    MetadataValue,
+    asset_check,
+    multi_asset_check,
+)
+
+from pipeline.defs.assets import report_figures, report_pdf, source_tables
+from pipeline.lib.build import Analysis
+from pipeline.lib.consistency import RULES
+from pipeline.lib.errors import SourceDataError
+from pipeline.lib.pdf_facts import read_pdf
+from pipeline.lib.sources import EditionSources
+from pipeline.lib.validate import SCHEMA_VERSION, validate_edition
+
+FIGURES_KEY = report_figures.key
+
+
+def problems_markdown(error: SourceDataError) -> str:
+    rows = "".join(f"| {p.file} | {p.row or ''} | {p.column or ''} | {p.rule} | {p.value or ''} |\n"
+                   for p in error.problems)
+    return "| file | row | column | rule | value |\n|---|---|---|---|---|\n" + rows.replace("\\", "\\\\")
+
+
+@asset_check(asset=source_tables, blocking=True,
+             description="The pandera data contract: types, units, ranges per unit, unique keys, known sources. "
+                         "Blocks every downstream asset when it fails.")
+def source_tables_valid(source_tables: EditionSources) -> AssetCheckResult:
+    try:
+        validated = validate_edition(source_tables)
+    except SourceDataError as error:
+        return AssetCheckResult(
+            passed=False,
+            severity=AssetCheckSeverity.ERROR,
+            description=str(error),
+            metadata={"problem_count": len(error.problems), "schema_version": SCHEMA_VERSION,
+                      "problems": MetadataValue.md(problems_markdown(error)),
+                      "problems_json": MetadataValue.json([p.as_dict() for p in error.problems])},
+        )
+    return AssetCheckResult(passed=True, metadata={"row_count": len(validated.metrics),
+                                                   "schema_version": SCHEMA_VERSION})
+
+
+@multi_asset_check(
+    specs=[AssetCheckSpec(rule.check_id, asset=report_figures, description=rule.title) for rule in RULES],
+    description="Cross-figure consistency. A failure is a WARN: the report publishes the figures as the source "
+                "states them and says in its data notes where they disagree.",
+)
+def figures_consistent(context: AssetCheckExecutionContext, report_figures: Analysis) -> Iterator[AssetCheckResult]:
+    findings = {f.check_id: f for f in report_figures.findings}
+    for rule in RULES:
+        finding = findings.get(rule.check_id)
+        if finding is None:  # the edition lacks a figure the rule needs: nothing to compare
+            yield AssetCheckResult(check_name=rule.check_id, asset_key=FIGURES_KEY, passed=True,
+                                   metadata={"skipped": "figures not present in this edition"})
+            continue
+        yield AssetCheckResult(
+            check_name=rule.check_id, asset_key=FIGURES_KEY, passed=finding.passed,
+            severity=AssetCheckSeverity.WARN, description=finding.message,
+            metadata={"figures": MetadataValue.json(list(finding.metric_ids))},
+        )
+
+
+@asset_check(asset=report_pdf, blocking=True,
+             description="The PDF has pages, embeds every font, uses the SC variant of Noto CJK, and its text can be "
+                         "extracted. Blocks publishing when it fails.")
+def pdf_publishable(report_pdf: bytes) -> AssetCheckResult:
+    facts = read_pdf(report_pdf)
+    problems = facts.problems()
+    return AssetCheckResult(
+        passed=not problems,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or "publishable",
+        metadata={"pages": facts.pages, "fonts": MetadataValue.json([f.name for f in facts.fonts]),
+                  "extracted_characters": len(facts.text)},
+    )
+
+
+CHECKS = [source_tables_valid, figures_consistent, pdf_publishable]

@@ -1,0 +1,98 @@
+"""What a finished PDF actually contains, read back with pypdf: pages, fonts (embedded? which CJK variant?),
+text, outline and metadata. The PDF asset check and the tests both judge the file by these facts."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from pypdf import PdfReader
+
+#: Noto CJK names its regional variants by suffix; only the Simplified Chinese one is right for this report.
+CJK_VARIANT = re.compile(r"CJK[-_]?(SC|TC|HK|JP|KR)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FontFact:
+    name: str  # e.g. "TSPJMR+Noto-Sans-CJK-SC"
+    embedded: bool
+
+    @property
+    def cjk_variant(self) -> str | None:
+        match = CJK_VARIANT.search(self.name.replace("CJKsc", "CJK-SC"))
+        return match[1].upper() if match else None
+
+
+@dataclass(frozen=True)
+class PdfFacts:
+    pages: int
+    fonts: list[FontFact]
+    page_texts: list[str]
+    outline: list[tuple[str, int]]  # (title, 1-based page)
+    metadata: dict[str, str]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.page_texts)
+
+    def problems(self) -> list[str]:
+        """What makes this PDF unfit to publish: no pages, a font not embedded, a non-SC CJK font, no text."""
+        found = []
+        if self.pages == 0:
+            found.append("the PDF has no pages")
+        for font in self.fonts:
+            if not font.embedded:
+                found.append(f"font {font.name} is not embedded")
+            if font.cjk_variant not in (None, "SC"):
+                found.append(f"font {font.name} is the {font.cjk_variant} variant; the report needs SC")
+        if not any(f.cjk_variant == "SC" for f in self.fonts):
+            found.append("no Noto CJK SC font is used")
+        if not re.search(r"[\u4e00-\u9fff]", self.text):
+            found.append("no Chinese text can be extracted")
+        return found
+
+
+def _font_facts(reader: PdfReader) -> list[FontFact]:
+    seen: dict[str, bool] = {}
+    for page in reader.pages:
+        fonts = (page.get("/Resources") or {}).get("/Font") or {}
+        for ref in fonts.values():
+            font = ref.get_object()
+            name = str(font.get("/BaseFont", "")).lstrip("/")
+            descriptor = font.get("/FontDescriptor")
+            if descriptor is None and "/DescendantFonts" in font:
+                descriptor = font["/DescendantFonts"][0].get_object().get("/FontDescriptor")
+            descriptor = descriptor.get_object() if descriptor is not None else {}
+            embedded = any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+            seen[name] = seen.get(name, True) and embedded
+    return [FontFact(name, embedded) for name, embedded in sorted(seen.items())]
+
+
+def _outline(reader: PdfReader) -> list[tuple[str, int]]:
+    flat: list[tuple[str, int]] = []
+
+    def walk(items: list) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                flat.append((str(item.title), reader.get_destination_page_number(item) + 1))
+
+    walk(reader.outline)
+    return flat
+
+
+def read_pdf(data: bytes) -> PdfFacts:
+    reader = PdfReader(io.BytesIO(data))
+    meta = {k.lstrip("/"): str(v) for k, v in (reader.metadata or {}).items()}
+    lang = reader.trailer["/Root"].get("/Lang")
+    if lang is not None:
+        meta["Lang"] = str(lang)
+    return PdfFacts(
+        pages=len(reader.pages),
+        fonts=_font_facts(reader),
+        page_texts=[page.extract_text() or "" for page in reader.pages],
+        outline=_outline(reader),
+        metadata=meta,
+    )
