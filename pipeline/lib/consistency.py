@@ -33,12 +33,11 @@ class Rule:
 
 
 def _shares_within_whole(t, v):
-    parts = ("ev_share_su7", "ev_share_tesla", "ev_share_byd")
-    total = sum(v(p) for p in parts)
-    listed = "、".join(t(p) for p in parts)
-    if total <= 100:
-        return True, f"三家份额（{listed}）合计{figure_text(total, 'percent')}，未超过整体。"
-    return False, f"三家份额（{listed}）合计{figure_text(total, 'percent')}，超过了100%的整体。"
+    listed = "、".join(t(p) for p in ("ev_share_su7", "ev_share_tesla", "ev_share_byd"))
+    total = t("ev_share_top3_total")
+    if v("ev_share_top3_total") <= 100:
+        return True, f"三家份额（{listed}）合计{total}，未超过整体。"
+    return False, f"三家份额（{listed}）合计{total}，超过了整体。"
 
 
 def _half_year_vs_full_year(t, v):
@@ -75,7 +74,7 @@ def _group_margin_within_business(t, v):
 
 RULES: tuple[Rule, ...] = (
     Rule("ev_shares_within_whole", "电动车市场份额之和不超过整体",
-         ("ev_share_su7", "ev_share_tesla", "ev_share_byd"), _shares_within_whole),
+         ("ev_share_su7", "ev_share_tesla", "ev_share_byd", "ev_share_top3_total"), _shares_within_whole),
     Rule("implied_half_year_revenue_vs_full_year", "汽车收入占比反推的半年总收入与上年全年收入",
          ("auto_revenue", "auto_revenue_share", "group_revenue", "group_revenue_implied_2025h1",
           "implied_h1_revenue_to_prior_fy"), _half_year_vs_full_year),
