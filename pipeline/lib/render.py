@@ -48,6 +48,7 @@ def render_html(context: ReportContext, templates: Path, *, interactive: bool) -
     common = {
         "interactive": interactive,
         "stylesheet": Markup((templates / "report.css").read_text(encoding="utf-8")),
+        "screen_stylesheet": Markup((templates / "report.screen.css").read_text(encoding="utf-8")),
         "vega_bundle": Markup(vlc.javascript_bundle()) if interactive else "",
     }
     numbering = Numbering()
