@@ -10,9 +10,9 @@ HOST ?= 127.0.0.1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 PDF_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
-TEST_PACKAGES := $(PDF_PACKAGES) chromium
+TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql
 
-.PHONY: report test ui serve preview bench lint lock clean system-pdf system-test venv
+.PHONY: report test ui serve preview bench faults lint lock clean system-pdf system-test venv dagster-home
 
 ## report: build and publish the default edition (EDITION=...) through Dagster; prints where the files are
 report: system-pdf venv
@@ -38,6 +38,10 @@ preview: system-pdf venv
 ## bench: the performance benchmark; writes benchmarks/RESULTS.md
 bench: system-test venv
 	$(PY) benchmarks/run.py
+
+## faults: run the bad-input and fault tests and regenerate docs/faults.md from their results
+faults: system-test venv
+	$(PY) scripts/fault_table.py
 
 lint: venv
 	$(PY) -m ruff check .

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import DEFAULT_EDITION, PROJECT_ROOT, Paths
 from pipeline.lib.errors import ReportError
+
+if TYPE_CHECKING:
+    from dagster import ExecuteInProcessResult
+    from dagster._utils.error import SerializableErrorInfo
 
 
 def _instance():
@@ -26,21 +32,55 @@ def _instance():
     return DagsterInstance.get()
 
 
-def _failure_messages(result) -> list[str]:
-    """Human messages of the failed steps and failed blocking checks of a run."""
-    messages = []
+def _report_error_names() -> set[str]:
+    """Class names of the project's own errors, which carry a message written for the user."""
+    found, todo = set(), [ReportError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _step_error_message(error: SerializableErrorInfo | None) -> str:
+    """The message of a failed step: the first of the project's own errors in the cause chain, else the root cause
+    named by its type (an unexpected error, not one of ours), never Dagster's wrapper or a stack trace."""
+    ours = _report_error_names()
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    if not chain:
+        return "step failed"
+    for link in chain:
+        if link.cls_name in ours:
+            return _bare(link)
+    root = chain[-1]
+    return f"{root.cls_name}: {_bare(root)}" if root.cls_name else _bare(root)
+
+
+def _bare(error: SerializableErrorInfo) -> str:
+    """The error's own text, without the 'package.module.Class: ' that Dagster's serialised message starts with."""
+    message = error.message.strip()
+    prefix = re.match(rf"[\w.]*\b{re.escape(error.cls_name or '')}: ", message) if error.cls_name else None
+    return message[prefix.end():] if prefix else message
+
+
+def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
+    """Human messages of the failed blocking checks and failed steps of a run (a failed blocking check also fails
+    its step with Dagster's own wrapper error, which says nothing the check did not say better)."""
+    checks, steps = [], []
     for event in result.all_events:
-        if event.is_step_failure:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.asset_check_evaluation_data
+            if not evaluation.passed and evaluation.severity.value == "ERROR":
+                checks.append(f"check {evaluation.check_name} failed: {evaluation.description or ''}".rstrip(": "))
+        elif event.is_step_failure:
             error = event.step_failure_data.error
-            while error is not None and error.cause is not None and "ReportError" not in str(error.cls_name):
-                error = error.cause
-            messages.append(error.message.strip() if error else "step failed")
-        evaluation = event.asset_check_evaluation_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
-        if evaluation is not None and not evaluation.passed:
-            description = evaluation.description or evaluation.check_name
-            if evaluation.severity.value == "ERROR":
-                messages.append(f"check {evaluation.check_name} failed: {description}")
-    return list(dict.fromkeys(messages))
+            if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+                continue
+            steps.append(_step_error_message(error))
+    return list(dict.fromkeys(checks + steps))
 
 
 def build(edition: str, verbose: bool = False) -> int:
@@ -52,7 +92,7 @@ def build(edition: str, verbose: bool = False) -> int:
     if not instance.has_dynamic_partition("editions", edition):
         instance.add_dynamic_partitions("editions", [edition])
     job = defs.resolve_job_def(build_report.name)
-    level = "DEBUG" if verbose else "WARNING"
+    level = "DEBUG" if verbose else "CRITICAL"  # failures are summarised below, without Dagster's stack traces
     result = job.execute_in_process(partition_key=edition, instance=instance, raise_on_error=False,
                                     run_config={"loggers": {"console": {"config": {"log_level": level}}}})
     if not result.success:
@@ -72,9 +112,10 @@ def validate(edition: str) -> int:
     from pipeline.lib.sources import read_edition
     from pipeline.lib.validate import validate_edition
 
-    validated = validate_edition(read_edition(Paths.from_env().sources, edition))
-    for notice in validated.notices:
+    raw = read_edition(Paths.from_env().sources, edition)
+    for notice in raw.notices:  # printed before any problems: "decoded as GB18030" may explain them
         print(f"note: {notice}")
+    validated = validate_edition(raw)
     print(f"edition {edition}: {len(validated.metrics)} metric rows and {len(validated.references)} sources are valid")
     return 0
 

@@ -30,9 +30,10 @@ def settings_for(sources: Path, reports: Path) -> ReportSettings:
     return ReportSettings(sources_dir=str(sources), reports_dir=str(reports))
 
 
-def materialize_edition(sources: Path, reports: Path, edition: str, instance: DagsterInstance | None = None):
-    """Materialize the whole graph for one edition in-process, as `make report` and the UI do."""
-    instance = instance or DagsterInstance.ephemeral()
+def materialize_edition(sources: Path, reports: Path, edition: str, instance: DagsterInstance):
+    """Materialize the whole graph for one edition in-process, as `make report` and the UI do.
+
+    The caller keeps `instance` alive for as long as it reads the result (the result holds only a weak reference)."""
     instance.add_dynamic_partitions("editions", [edition])
     return materialize([*ASSETS, *CHECKS], partition_key=edition, instance=instance,
                        resources={"settings": settings_for(sources, reports)}, raise_on_error=False)
@@ -44,6 +45,7 @@ class Materialized:
     reports: Path
     edition: str
     result: object
+    instance: DagsterInstance
     published: dict
     pdf: bytes
     facts: PdfFacts
@@ -56,9 +58,10 @@ def real_build(tmp_path_factory: pytest.TempPathFactory) -> Materialized:
     root = tmp_path_factory.mktemp("real-build")
     sources = copy_edition(root)
     reports = root / "reports"
-    result = materialize_edition(sources, reports, DEFAULT_EDITION)
+    instance = DagsterInstance.ephemeral()
+    result = materialize_edition(sources, reports, DEFAULT_EDITION, instance)
     assert result.success, "the real edition must build"
     published = result.output_for_node("published_report")
     pdf = Path(published["pdf"]).read_bytes()
-    return Materialized(sources, reports, DEFAULT_EDITION, result, published, pdf, read_pdf(pdf),
+    return Materialized(sources, reports, DEFAULT_EDITION, result, instance, published, pdf, read_pdf(pdf),
                         Path(published["html"]).read_text(encoding="utf-8"))

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from dagster import DagsterInstance
 
 from pipeline.lib.formatting import figure_text
 from tests.conftest import copy_edition, materialize_edition
@@ -61,7 +62,8 @@ def test_several_bad_rows_are_all_reported_and_nothing_is_published(tmp_path):
     (edition / "metrics.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     reports = tmp_path / "reports"
 
-    result = materialize_edition(sources, reports, "xiaomi-ecosystem-2025h1")
+    instance = DagsterInstance.ephemeral()
+    result = materialize_edition(sources, reports, "xiaomi-ecosystem-2025h1", instance)
 
     assert not result.success
     evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "source_tables_valid")

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+#: A cell quoted in a message is cut here: the point is to find the cell, not to reprint a pasted essay.
+VALUE_SHOWN = 80
+#: Problems printed in one message; all of them stay in `SourceDataError.problems` (and the check's metadata).
+PROBLEMS_SHOWN = 200
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -21,12 +26,22 @@ class Problem:
         if self.row is not None:
             where += f", row {self.row}"
         if self.column:
-            where += f", column '{self.column}'"
-        got = "" if self.value is None else f" (got {self.value!r})"
-        return f"{where}: {self.rule}{got}"
+            where += f", column '{_printable(self.column)}'"
+        return f"{where}: {self.rule}{self._got()}"
+
+    def _got(self) -> str:
+        if self.value is None:
+            return ""
+        shown = self.value if len(self.value) <= VALUE_SHOWN else self.value[:VALUE_SHOWN] + "…"
+        return f" (got {shown!r})"  # repr: control characters and trailing spaces stay visible
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _printable(text: str) -> str:
+    """Text from a file as a terminal may show it: control characters (a NUL, an ANSI escape) as \\x.. codes."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 class ReportError(Exception):
@@ -38,8 +53,11 @@ class SourceDataError(ReportError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = sorted(problems, key=lambda p: (p.file, p.row or 0, p.column or "", p.rule))
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s) in the sources:\n{lines}")
+        shown = self.problems[:PROBLEMS_SHOWN]
+        lines = "\n".join(f"  - {p}" for p in shown)
+        more = len(self.problems) - len(shown)
+        tail = f"\n  … and {more} more; fix these and validate again" if more else ""
+        super().__init__(f"{len(self.problems)} problem(s) in the sources:\n{lines}{tail}")
 
 
 class EditionNotFound(ReportError):

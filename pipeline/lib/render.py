@@ -38,6 +38,11 @@ def jinja_env(templates: Path) -> jinja2.Environment:
     return env
 
 
+def _optional_text(path: Path) -> str:
+    """A template set may leave out its screen-only stylesheet."""
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
 def render_html(context: ReportContext, templates: Path, *, interactive: bool) -> str:
     """The report as one self-contained HTML document.
 
@@ -48,7 +53,7 @@ def render_html(context: ReportContext, templates: Path, *, interactive: bool) -
     common = {
         "interactive": interactive,
         "stylesheet": Markup((templates / "report.css").read_text(encoding="utf-8")),
-        "screen_stylesheet": Markup((templates / "report.screen.css").read_text(encoding="utf-8")),
+        "screen_stylesheet": Markup(_optional_text(templates / "report.screen.css")),
         "vega_bundle": Markup(vlc.javascript_bundle()) if interactive else "",
     }
     numbering = Numbering()

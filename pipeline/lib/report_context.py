@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from pipeline.lib.charts import RenderedChart
 from pipeline.lib.consistency import Finding
+from pipeline.lib.errors import ReportError
 from pipeline.lib.formatting import figure_markup, figure_text
 from pipeline.lib.kpis import latest_by_metric, period_order
 from pipeline.lib.validate import ValidatedEdition
@@ -20,7 +21,7 @@ from pipeline.lib.validate import ValidatedEdition
 DEFAULT_TEMPLATE = "strategy_report.html.j2"
 
 
-class MissingFigure(KeyError):
+class MissingFigure(ReportError, KeyError):
     """The template asked for a figure the edition does not have."""
 
     def __str__(self) -> str:
