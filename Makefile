@@ -66,7 +66,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml \
-	  || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	  || cp deploy/local/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 system-pdf:
 	@scripts/ensure-system-packages.sh $(PDF_PACKAGES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,8 +28,8 @@ def _instance():
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():  # the local profile: embedded SQLite in this folder, no telemetry
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    if not config.exists():  # the local profile (deploy/local): embedded SQLite in this folder, no telemetry
+        shutil.copyfile(PROJECT_ROOT / "deploy" / "local" / "dagster.yaml", config)
     return DagsterInstance.get()
 
 

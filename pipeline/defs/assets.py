@@ -1,41 +1,79 @@
 """The report's asset graph, one asset per stage, each a thin wrapper around a pipeline.lib function.
 
 sources → source_tables ─(blocking check)→ validated_metrics → report_figures → report_charts → report_html
-→ report_pdf → published_report. Every asset is partitioned by edition."""
+→ report_pdf → published_report. Every asset is partitioned by edition; `build_report` materializes them all
+(with their checks) for one edition and is what the UI, the CLI, the schedule and the sensor run.
 
+Each materialization carries what an analyst looks at in the asset catalog: row counts (`dagster/row_count`,
+which the UI shows as the asset's row count) and the schema version for the data assets, the KPIs as a Markdown
+table, the chart specs, and for the published PDF its path, size, pages, sha256, data fingerprint and
+download link. Code versions are hashes of the library modules (and templates) a step runs, so the UI marks an
+asset's partitions as changed exactly when the code that produced them changed."""
 
 import hashlib
 import json
+from io import BytesIO
+from types import ModuleType
 
 from dagster import (
     AssetExecutionContext,
     DataVersion,
     MetadataValue,
     Output,
+    TableColumn,
+    TableSchema,
     asset,
+    define_asset_job,
 )
+from pypdf import PdfReader
 
 from pipeline.config import Paths
 from pipeline.defs.partitions import editions
 from pipeline.defs.resources import ReportSettings
 from pipeline.lib import build as core
+from pipeline.lib import (
+    charts,
+    consistency,
+    fetcher,
+    fonts,
+    formatting,
+    kpis,
+    publish,
+    render,
+    report_context,
+    sources,
+    units,
+    validate,
+)
 from pipeline.lib.charts import RenderedChart, build_charts
-from pipeline.lib.code_version import report_code_version, templates_version
-from pipeline.lib.pdf_facts import read_pdf
-from pipeline.lib.publish import publish
+from pipeline.lib.code_version import modules_version, report_code_version
 from pipeline.lib.sources import EditionSources, read_edition
 from pipeline.lib.validate import SCHEMA_VERSION, ValidatedEdition, validate_edition
 
 OWNERS = ["team:strategy-research"]
 
+#: The metadata key the Dagster UI shows as an asset's row count.
+ROW_COUNT = "dagster/row_count"
+#: The metadata key the Dagster UI shows as an asset's columns.
+COLUMN_SCHEMA = "dagster/column_schema"
+
+
+def _code_version(*modules: ModuleType, templates: bool = False) -> str:
+    return modules_version(*modules, templates=Paths.from_env().templates if templates else None)
+
+
+def _markdown_cell(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
 
 def _markdown_table(rows: list[dict], columns: list[str]) -> str:
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "".join("| " + " | ".join(str(r[c]) for c in columns) + " |\n" for r in rows)
+    return head + "".join("| " + " | ".join(_markdown_cell(r[c]) for c in columns) + " |\n" for r in rows)
 
 
 @asset(
-    partitions_def=editions, group_name="sources", kinds={"csv", "pandas"}, owners=OWNERS, code_version="1",
+    partitions_def=editions, group_name="sources", kinds={"csv", "pandas"}, owners=OWNERS,
+    code_version=_code_version(sources),
     description="The edition folder of sources/ read as string tables (metrics, references, edition.toml), "
                 "each row keeping its line number for error messages.",
 )
@@ -43,8 +81,9 @@ def source_tables(context: AssetExecutionContext, settings: ReportSettings) -> O
     raw = read_edition(settings.paths().sources, context.partition_key)
     return Output(
         raw,
-        data_version=DataVersion(raw.fingerprint),  # lets Dagster see unchanged data as not stale (beta API)
+        data_version=DataVersion(raw.fingerprint),  # unchanged files read as an unchanged data version (beta API)
         metadata={
+            ROW_COUNT: len(raw.metrics),
             "metric_rows": len(raw.metrics),
             "reference_rows": len(raw.references),
             "fingerprint": raw.fingerprint,
@@ -54,7 +93,8 @@ def source_tables(context: AssetExecutionContext, settings: ReportSettings) -> O
 
 
 @asset(
-    partitions_def=editions, group_name="metrics", kinds={"pandera", "pandas"}, owners=OWNERS, code_version="1",
+    partitions_def=editions, group_name="metrics", kinds={"pandera", "pandas"}, owners=OWNERS,
+    code_version=_code_version(validate, units),
     description="Typed metrics and references that passed the pandera data contract.",
 )
 def validated_metrics(source_tables: EditionSources) -> Output[ValidatedEdition]:
@@ -62,7 +102,11 @@ def validated_metrics(source_tables: EditionSources) -> Output[ValidatedEdition]
     return Output(
         validated,
         metadata={
+            ROW_COUNT: len(validated.metrics),
+            COLUMN_SCHEMA: MetadataValue.table_schema(TableSchema(
+                columns=[TableColumn(str(name), str(dtype)) for name, dtype in validated.metrics.dtypes.items()])),
             "row_count": len(validated.metrics),
+            "reference_count": len(validated.references),
             "schema_version": SCHEMA_VERSION,
             "units": MetadataValue.json(validated.metrics["unit"].value_counts().to_dict()),
             "fingerprint": validated.fingerprint,
@@ -71,16 +115,19 @@ def validated_metrics(source_tables: EditionSources) -> Output[ValidatedEdition]
 
 
 @asset(
-    partitions_def=editions, group_name="metrics", kinds={"pandas"}, owners=OWNERS, code_version="1",
+    partitions_def=editions, group_name="metrics", kinds={"pandas"}, owners=OWNERS,
+    code_version=_code_version(core, kpis, consistency, formatting),
     description="Source figures plus derived KPIs (each with its formula), and the cross-figure consistency findings.",
 )
 def report_figures(validated_metrics: ValidatedEdition) -> Output[core.Analysis]:
     analysis = core.analyse(validated_metrics)
-    kpis = analysis.figures[analysis.figures["derived"]]
+    derived = analysis.figures[analysis.figures["derived"]]
     rows = [{"KPI": r["metric_id"], "期间": r["period"], "数值": f"{r['value']:.4g}", "公式": r["formula"]}
-            for r in kpis.to_dict(orient="records")]
+            for r in derived.to_dict(orient="records")]
     return Output(analysis, metadata={
-        "kpi_count": len(kpis),
+        ROW_COUNT: len(analysis.figures),
+        "schema_version": SCHEMA_VERSION,
+        "kpi_count": len(derived),
         "figure_count": len(analysis.figures),
         "kpis": MetadataValue.md(_markdown_table(rows, ["KPI", "期间", "数值", "公式"])),
         "skipped_kpis": MetadataValue.json(analysis.skipped_kpis),
@@ -89,21 +136,22 @@ def report_figures(validated_metrics: ValidatedEdition) -> Output[core.Analysis]
 
 
 @asset(
-    partitions_def=editions, group_name="report", kinds={"altair", "svg"}, owners=OWNERS, code_version="1",
+    partitions_def=editions, group_name="report", kinds={"altair", "svg"}, owners=OWNERS,
+    code_version=_code_version(charts, fonts, formatting, kpis),
     description="Altair charts from the figures: Vega-Lite specs (interactive HTML) and SVG (PDF), CJK font.",
 )
 def report_charts(report_figures: core.Analysis, settings: ReportSettings) -> Output[list[RenderedChart]]:
-    charts = build_charts(report_figures.figures, settings.paths().fonts)
-    return Output(charts, metadata={
-        "chart_count": len(charts),
-        "charts": MetadataValue.md("\n".join(f"{c.number}. {c.title} (`{c.chart_id}`)" for c in charts)),
-        "specs": MetadataValue.json({c.chart_id: c.spec for c in charts}),
+    rendered = build_charts(report_figures.figures, settings.paths().fonts)
+    return Output(rendered, metadata={
+        "chart_count": len(rendered),
+        "charts": MetadataValue.md("\n".join(f"{c.number}. {c.title} (`{c.chart_id}`)" for c in rendered)),
+        "specs": MetadataValue.json({c.chart_id: c.spec for c in rendered}),
     })
 
 
 @asset(
     partitions_def=editions, group_name="report", kinds={"jinja", "html"}, owners=OWNERS,
-    code_version=templates_version(Paths.from_env().templates),
+    code_version=_code_version(core, render, report_context, formatting, templates=True),
     description="The report as HTML: an interactive self-contained page and the static print version.",
 )
 def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart],
@@ -114,7 +162,8 @@ def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart
 
 
 @asset(
-    partitions_def=editions, group_name="report", kinds={"weasyprint", "pdf"}, owners=OWNERS, code_version="1",
+    partitions_def=editions, group_name="report", kinds={"weasyprint", "pdf"}, owners=OWNERS,
+    code_version=_code_version(core, render, fetcher, fonts, templates=True),
     description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step).",
 )
 def report_pdf(report_html: dict[str, str], settings: ReportSettings) -> Output[bytes]:
@@ -124,7 +173,8 @@ def report_pdf(report_html: dict[str, str], settings: ReportSettings) -> Output[
 
 
 @asset(
-    partitions_def=editions, group_name="publish", kinds={"pdf", "filesystem"}, owners=OWNERS, code_version="1",
+    partitions_def=editions, group_name="publish", kinds={"pdf", "filesystem"}, owners=OWNERS,
+    code_version=_code_version(publish),
     description="The PDF and HTML published atomically into the versioned archive under reports/.",
 )
 def published_report(context: AssetExecutionContext, report_pdf: bytes, report_html: dict[str, str],
@@ -132,17 +182,20 @@ def published_report(context: AssetExecutionContext, report_pdf: bytes, report_h
     from pipeline.web.app import download_url
 
     paths = settings.paths()
-    facts = read_pdf(report_pdf)
-    version = publish(
+    # The page count only: the full read (fonts, text) is pdf_publishable's job and takes seconds.
+    pages = len(PdfReader(BytesIO(report_pdf)).pages)
+    title = validated_metrics.meta.get("edition", {}).get("title")
+    version = publish.publish(
         paths.reports, context.partition_key, pdf=report_pdf, html=report_html["interactive"].encode(),
-        pages=facts.pages, fingerprint=validated_metrics.fingerprint, code_version=report_code_version(paths.templates),
-        keep=settings.keep_versions,
+        pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_code_version(paths.templates),
+        keep=settings.keep_versions, title=title,
     )
-    url = download_url(settings.download_base_url, version.edition, version.version)
+    url = download_url(settings.base_url(), version.edition, version.version)
     summary = {"edition": version.edition, "version": version.version, "pdf": str(version.pdf_path),
                "html": str(version.html_path), "sha256": version.sha256, "reused": version.reused}
     return Output(summary, metadata={
-        "path": MetadataValue.path(str(version.pdf_path)),
+        # Not "path": Dagster's filesystem IO manager records the pickle of this output under that key.
+        "pdf_path": MetadataValue.path(str(version.pdf_path)),
         "html_path": MetadataValue.path(str(version.html_path)),
         "version": version.version,
         "reused_existing_version": version.reused,
@@ -150,9 +203,16 @@ def published_report(context: AssetExecutionContext, report_pdf: bytes, report_h
         "pages": version.pages,
         "sha256": version.sha256,
         "data_fingerprint": version.fingerprint,
+        "code_version": version.code_version,
         "download": MetadataValue.url(url),
         "manifest": MetadataValue.json(json.loads(version.manifest_path.read_text(encoding="utf-8"))),
     })
 
 
 ASSETS = [source_tables, validated_metrics, report_figures, report_charts, report_html, report_pdf, published_report]
+
+#: One edition, the whole graph with its checks (no selection: every asset of the code location). The partitioning
+#: comes from the assets, which all share `editions`.
+build_report = define_asset_job(
+    "build_report", description="Build one edition: validate, compute, chart, render, publish.",
+)

@@ -27,10 +27,16 @@ from pipeline.lib.validate import SCHEMA_VERSION, validate_edition
 FIGURES_KEY = report_figures.key
 
 
+def _cell(value: object) -> str:
+    """A Markdown table cell: a '|' or a line break in a spreadsheet value must not break the table."""
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
 def problems_markdown(error: SourceDataError) -> str:
-    rows = "".join(f"| {p.file} | {p.row or ''} | {p.column or ''} | {p.rule} | {p.value or ''} |\n"
+    rows = "".join("| " + " | ".join(_cell(v) for v in (p.file, p.row, p.column, p.rule, p.value)) + " |\n"
                    for p in error.problems)
-    return "| file | row | column | rule | value |\n|---|---|---|---|---|\n" + rows.replace("\\", "\\\\")
+    return "| file | row | column | rule | value |\n|---|---|---|---|---|\n" + rows
 
 
 @asset_check(asset=source_tables, blocking=True,

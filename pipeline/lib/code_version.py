@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from types import ModuleType
 
 LIB_DIR = Path(__file__).resolve().parent
 
@@ -27,3 +28,15 @@ def templates_version(templates: Path) -> str:
 def report_code_version(templates: Path) -> str:
     """Templates plus the pipeline's own code: recorded in each published version's manifest."""
     return tree_hash(templates, LIB_DIR)
+
+
+def modules_version(*modules: ModuleType, templates: Path | None = None) -> str:
+    """sha256 (first 12 hex) of the modules a step runs, plus the templates folder for the steps that use it.
+
+    A fixed string such as "1" is only right until someone forgets to bump it; a hash cannot be forgotten."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    if templates is not None:
+        digest.update(templates_version(templates).encode())
+    return digest.hexdigest()[:12]

@@ -1,0 +1,366 @@
+"""Issue 4, in-process: editions as partitions, the blocking data contract, the schedule and the sources sensor,
+and the instance profiles in deploy/. Real Dagster objects from the code location, temporary folders, no mocks."""
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterInvalidDefinitionError,
+    Definitions,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
+
+from pipeline.definitions import build_report, defs
+from pipeline.defs import automation
+from pipeline.defs.automation import (
+    build_latest_edition_schedule,
+    edition_sources_sensor,
+    latest_edition,
+    latest_edition_schedule,
+)
+from pipeline.lib.consistency import RULES
+from pipeline.lib.sources import fingerprint
+from pipeline.lib.validate import SCHEMA_VERSION
+from tests.conftest import copy_edition, materialize_edition, settings_for
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+EDITION = "test-2025h1"
+REPORT_ASSETS = {"validated_metrics", "report_figures", "report_charts", "report_html", "report_pdf",
+                 "published_report"}
+
+
+@pytest.fixture
+def instance():
+    """A persistent (SQLite, temporary folder) instance, as sensors and schedules need."""
+    with instance_for_test() as instance:
+        yield instance
+
+
+def set_edition_date(folder: Path, value: str) -> None:
+    """Rewrite the `date` of the [edition] table in edition.toml."""
+    toml = folder / "edition.toml"
+    text, count = re.subn(r'^date = ".*"$', f'date = "{value}"', toml.read_text(encoding="utf-8"), count=1,
+                          flags=re.MULTILINE)
+    assert count == 1, "edition.toml of the shipped edition has no date line"
+    toml.write_text(text, encoding="utf-8")
+
+
+def touch_metric(folder: Path, old: str, new: str) -> None:
+    csv = folder / "metrics.csv"
+    text = csv.read_text(encoding="utf-8")
+    assert old in text
+    csv.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def markdown_cells(line: str) -> list[str]:
+    """The cells of one Markdown table row; an escaped pipe (\\|) stays inside its cell."""
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+# --- the code location ------------------------------------------------------------------------------------------
+
+
+def test_code_location_loads_with_job_schedule_and_sensor():
+    Definitions.validate_loadable(defs)
+    job = defs.resolve_job_def("build_report")
+    assert job.partitions_def is not None and job.partitions_def.name == "editions"
+    assert latest_edition_schedule.job_name == edition_sources_sensor.job_name == build_report.name
+    nodes = defs.resolve_asset_graph().asset_nodes
+    assert all(node.partitions_def == job.partitions_def for node in nodes)
+    assert all(node.code_version and node.owners and node.group_name and node.description for node in nodes)
+
+
+# --- partitioned materialization and metadata -------------------------------------------------------------------
+
+
+def test_temporary_edition_materializes_as_its_own_partition_with_analyst_metadata(tmp_path, instance):
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    reports = tmp_path / "reports"
+
+    result = materialize_edition(sources, reports, EDITION, instance)
+
+    assert result.success
+    events = {e.asset_key.path[-1]: e for e in result.get_asset_materialization_events()}
+    assert set(events) == {"source_tables", *REPORT_ASSETS}
+    assert {e.partition for e in events.values()} == {EDITION}
+    meta = {name: event.materialization.metadata for name, event in events.items()}
+
+    metric_rows = len((sources / EDITION / "metrics.csv").read_text(encoding="utf-8").strip().splitlines()) - 1
+    assert meta["source_tables"]["dagster/row_count"].value == metric_rows
+    assert meta["source_tables"]["fingerprint"].value == fingerprint(sources / EDITION)
+    assert meta["validated_metrics"]["dagster/row_count"].value == metric_rows
+    assert meta["validated_metrics"]["schema_version"].value == SCHEMA_VERSION
+    columns = [c.name for c in meta["validated_metrics"]["dagster/column_schema"].value.columns]
+    assert {"metric_id", "period", "value", "unit"} <= set(columns)
+
+    kpis = meta["report_figures"]["kpis"].value.strip().splitlines()
+    assert markdown_cells(kpis[0]) == ["KPI", "期间", "数值", "公式"]
+    assert len(kpis) - 2 == meta["report_figures"]["kpi_count"].value > 0
+    assert all(len(markdown_cells(line)) == 4 for line in kpis[2:])
+    specs = meta["report_charts"]["specs"].value
+    assert len(specs) == meta["report_charts"]["chart_count"].value > 0
+    assert all(isinstance(spec, dict) and spec for spec in specs.values())
+
+    published = meta["published_report"]
+    pdf = Path(published["pdf_path"].value)
+    assert pdf.is_file() and pdf.is_relative_to(reports / EDITION)
+    data = pdf.read_bytes()
+    assert published["size_bytes"].value == len(data)
+    assert published["sha256"].value == hashlib.sha256(data).hexdigest()
+    assert published["pages"].value == meta["report_pdf"]["pages"].value >= 10
+    assert published["data_fingerprint"].value == fingerprint(sources / EDITION)
+    url = published["download"].value
+    assert re.fullmatch(rf"https?://[^/]+/editions/{EDITION}/v0001/{EDITION}_v0001\.pdf", url), url
+
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["source_tables_valid"].passed and checks["pdf_publishable"].passed
+    assert {rule.check_id for rule in RULES} <= set(checks)
+    # What the UI reads: the instance knows the partition and its latest materialization.
+    assert instance.get_dynamic_partitions("editions") == [EDITION]
+    latest = instance.get_latest_materialization_event(AssetKey("published_report"))
+    assert latest is not None and latest.dagster_event.partition == EDITION
+
+
+def test_failing_blocking_check_stops_the_report_and_lists_failing_rows(tmp_path, instance):
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    folder = sources / EDITION
+    lines = (folder / "metrics.csv").read_text(encoding="utf-8").splitlines()
+    assert ",14,percent," in lines[1] and ",devices," in lines[3]
+    lines[1] = lines[1].replace(",14,percent,", ",140,percent,")  # line 2: a share above 100
+    lines[3] = lines[3].replace(",devices,", ",dev|ices,")  # line 4: unknown unit, with a pipe in the value
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reports = tmp_path / "reports"
+    instance.add_dynamic_partitions("editions", [EDITION])
+
+    # The job of the code location, as the UI, the schedule and the sensor run it.
+    result = defs.resolve_job_def("build_report").execute_in_process(
+        partition_key=EDITION, instance=instance, raise_on_error=False,
+        resources={"settings": settings_for(sources, reports)},
+    )
+
+    assert not result.success
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "source_tables_valid")
+    assert not evaluation.passed and evaluation.severity.value == "ERROR"
+    problems = evaluation.metadata["problems_json"].value
+    assert all(set(p) >= {"file", "row", "column", "rule"} and p["rule"] for p in problems)
+    assert {("metrics.csv", 2, "value"), ("metrics.csv", 4, "unit")} <= {(p["file"], p["row"], p["column"])
+                                                                         for p in problems}
+    table = evaluation.metadata["problems"].value.strip().splitlines()
+    assert markdown_cells(table[0]) == ["file", "row", "column", "rule", "value"]
+    assert len(table) - 2 == len(problems)
+    assert all(len(markdown_cells(line)) == 5 for line in table[2:]), table
+
+    # Blocking: the report steps never start (without blocking=True validated_metrics would start and fail).
+    started = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+    assert started == {"source_tables", "source_tables_source_tables_valid"}, started
+    failed = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE}
+    assert failed == {"source_tables_source_tables_valid"}  # the check fails the run; the data step succeeded
+    assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == {"source_tables"}
+    assert instance.get_latest_materialization_event(AssetKey("report_pdf")) is None
+    assert not reports.exists() or not any(reports.rglob("*.pdf"))
+
+
+# --- schedule -----------------------------------------------------------------------------------------------------
+
+
+def schedule_tick(schedule, instance: DagsterInstance, sources: Path, reports: Path):
+    """One evaluation as the daemon does it (partition tags resolved). The context opens its own instance from the
+    instance's ref; closing it matters: an open instance stays Dagster's current one for later tests."""
+    with build_schedule_context(instance=instance, resources={"settings": settings_for(sources, reports)},
+                                repository_def=defs.get_repository_def()) as context:
+        return schedule.evaluate_tick(context)
+
+
+def test_schedule_cron_and_timezone_default_and_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv(automation.CRON_ENV, raising=False)
+    monkeypatch.delenv(automation.TIMEZONE_ENV, raising=False)
+    default = build_latest_edition_schedule()
+    assert (default.cron_schedule, default.execution_timezone) == ("0 7 * * 1-5", "Asia/Shanghai")
+
+    monkeypatch.setenv(automation.CRON_ENV, "30 6 * * *")
+    monkeypatch.setenv(automation.TIMEZONE_ENV, "Europe/Berlin")
+    configured = build_latest_edition_schedule()
+    assert (configured.cron_schedule, configured.execution_timezone) == ("30 6 * * *", "Europe/Berlin")
+
+    monkeypatch.setenv(automation.TIMEZONE_ENV, "Mars/Olympus")
+    with pytest.raises(DagsterInvalidDefinitionError, match=automation.TIMEZONE_ENV):
+        build_latest_edition_schedule()
+    monkeypatch.setenv(automation.TIMEZONE_ENV, "Asia/Shanghai")
+    monkeypatch.setenv(automation.CRON_ENV, "every morning")
+    with pytest.raises(DagsterInvalidDefinitionError, match=automation.CRON_ENV):
+        build_latest_edition_schedule()
+
+
+def test_latest_edition_is_the_newest_edition_date_not_the_last_name(tmp_path):
+    sources = copy_edition(tmp_path, as_name="acme-2026h1")
+    copy_edition(tmp_path, as_name="xiaomi-ecosystem-2025h1")
+    copy_edition(tmp_path, as_name="zz-undated-2025h1")
+    set_edition_date(sources / "acme-2026h1", "2026-12-20")
+    set_edition_date(sources / "xiaomi-ecosystem-2025h1", "2026-06-30")
+    set_edition_date(sources / "zz-undated-2025h1", "下半年")
+    assert latest_edition(sources) == "acme-2026h1"  # by name it would be zz-…, then xiaomi-…
+
+    set_edition_date(sources / "xiaomi-ecosystem-2025h1", "2026-12-20")
+    assert latest_edition(sources) == "xiaomi-ecosystem-2025h1"  # same date: the name decides
+    assert latest_edition(tmp_path / "nowhere") is None
+
+
+def test_schedule_requests_a_build_of_the_latest_registered_edition(tmp_path, instance):
+    sources = copy_edition(tmp_path, as_name="acme-2026h1")
+    copy_edition(tmp_path, as_name="xiaomi-ecosystem-2025h1")
+    set_edition_date(sources / "acme-2026h1", "2027-01-15")
+    reports = tmp_path / "reports"
+
+    unregistered = schedule_tick(latest_edition_schedule, instance, sources, reports)
+    assert unregistered.run_requests == []
+    assert "acme-2026h1" in unregistered.skip_message and edition_sources_sensor.name in unregistered.skip_message
+
+    instance.add_dynamic_partitions("editions", ["acme-2026h1", "xiaomi-ecosystem-2025h1"])
+    data = schedule_tick(latest_edition_schedule, instance, sources, reports)
+    assert [r.partition_key for r in data.run_requests] == ["acme-2026h1"]
+    tags = data.run_requests[0].tags
+    assert tags["dagster/partition"] == "acme-2026h1"
+    assert tags["dagster/schedule_name"] == latest_edition_schedule.name
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert schedule_tick(latest_edition_schedule, instance, empty, reports).run_requests == []
+
+
+# --- sensor -------------------------------------------------------------------------------------------------------
+
+
+def sensor_tick(instance: DagsterInstance, sources: Path, cursor: str | None):
+    """One evaluation as the daemon does it: resolve the requests, then apply the partition requests. (The ref lets
+    the context check partition keys against the instance, as the daemon's context does.)"""
+    with build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
+                              resources={"settings": settings_for(sources, sources.parent / "reports")},
+                              definitions=defs) as context:
+        data = edition_sources_sensor.evaluate_tick(context)
+    for request in data.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return data
+
+
+def added_partitions(data) -> list[str]:
+    return [key for request in data.dynamic_partitions_requests for key in request.partition_keys]
+
+
+def test_sensor_registers_and_builds_a_new_folder_then_stays_quiet(tmp_path, instance):
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    digest = fingerprint(sources / EDITION)
+
+    first = sensor_tick(instance, sources, None)
+
+    assert added_partitions(first) == [EDITION]
+    assert instance.get_dynamic_partitions("editions") == [EDITION]
+    assert [r.partition_key for r in first.run_requests] == [EDITION]
+    request = first.run_requests[0]
+    assert request.run_key.startswith(f"{EDITION}:{digest[:16]}")
+    assert request.tags["dagster/partition"] == EDITION
+    assert request.tags["dagster/sensor_name"] == edition_sources_sensor.name
+    assert json.loads(first.cursor) == {EDITION: digest}
+
+    again = sensor_tick(instance, sources, first.cursor)
+    assert again.run_requests == [] and added_partitions(again) == []
+    assert again.skip_message and again.cursor == first.cursor
+
+
+def test_sensor_requests_a_build_only_for_the_edition_whose_files_changed(tmp_path, instance):
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    copy_edition(tmp_path, as_name="other-2025h1")
+    first = sensor_tick(instance, sources, None)
+    assert sorted(r.partition_key for r in first.run_requests) == ["other-2025h1", EDITION]
+
+    touch_metric(sources / EDITION, ",14,percent,", ",15,percent,")
+    changed = sensor_tick(instance, sources, first.cursor)
+
+    assert [r.partition_key for r in changed.run_requests] == [EDITION]
+    assert added_partitions(changed) == []
+    new_digest = fingerprint(sources / EDITION)
+    assert changed.run_requests[0].run_key.startswith(f"{EDITION}:{new_digest[:16]}")
+    assert changed.run_requests[0].run_key not in {r.run_key for r in first.run_requests}
+    assert json.loads(changed.cursor) == {EDITION: new_digest, "other-2025h1": fingerprint(sources / "other-2025h1")}
+    assert sensor_tick(instance, sources, changed.cursor).run_requests == []
+
+
+def test_sensor_adds_only_the_new_folder_and_forgets_removed_ones(tmp_path, instance):
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    first = sensor_tick(instance, sources, None)
+    copy_edition(tmp_path, as_name="next-2025h2")
+
+    second = sensor_tick(instance, sources, first.cursor)
+
+    assert added_partitions(second) == ["next-2025h2"]
+    assert [r.partition_key for r in second.run_requests] == ["next-2025h2"]
+    assert sorted(instance.get_dynamic_partitions("editions")) == ["next-2025h2", EDITION]
+
+    shutil.rmtree(sources / "next-2025h2")
+    third = sensor_tick(instance, sources, second.cursor)
+    assert third.run_requests == [] and json.loads(third.cursor) == {EDITION: fingerprint(sources / EDITION)}
+
+
+def test_sensor_builds_an_undone_edit_and_a_partition_registered_elsewhere(tmp_path, instance):
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    instance.add_dynamic_partitions("editions", [EDITION])  # e.g. by `python -m pipeline build`
+
+    first = sensor_tick(instance, sources, None)
+    assert added_partitions(first) == [] and [r.partition_key for r in first.run_requests] == [EDITION]
+
+    touch_metric(sources / EDITION, ",14,percent,", ",15,percent,")
+    edited = sensor_tick(instance, sources, first.cursor)
+    touch_metric(sources / EDITION, ",15,percent,", ",14,percent,")
+    undone = sensor_tick(instance, sources, edited.cursor)
+
+    # Back to the first content, but a new change: Dagster would skip a run key it has seen before.
+    assert undone.cursor == first.cursor
+    keys = [data.run_requests[0].run_key for data in (first, edited, undone)]
+    assert len(set(keys)) == 3, keys
+
+
+def test_sensor_survives_a_cursor_it_cannot_read(tmp_path, instance):
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    data = sensor_tick(instance, sources, "not json")
+    assert [r.partition_key for r in data.run_requests] == [EDITION]
+    assert json.loads(data.cursor) == {EDITION: fingerprint(sources / EDITION)}
+
+
+# --- instance profiles --------------------------------------------------------------------------------------------
+
+
+def test_local_profile_is_sqlite_without_telemetry_and_queues_runs(tmp_path):
+    shutil.copy(PROJECT_ROOT / "deploy" / "local" / "dagster.yaml", tmp_path / "dagster.yaml")
+    instance = DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert instance.get_settings("telemetry") == {"enabled": False}
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        assert Path(instance.root_directory) == tmp_path
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"  # the daemon starts the runs
+        queue = instance.get_concurrency_config().run_queue_config
+        assert queue.max_concurrent_runs == 2
+        assert [limit["key"] for limit in queue.tag_concurrency_limits] == ["dagster/partition"]
+    finally:
+        instance.dispose()
+
+
+def test_team_profile_is_valid_instance_config_with_postgres_credentials_from_the_environment(tmp_path):
+    # Dagster's own loader and schema for dagster.yaml (an internal module: there is no public validator), so a
+    # typo in the team profile fails here rather than on the team's server. dagster-postgres is not installed, so
+    # the instance itself cannot be opened here.
+    from dagster._core.instance.config import dagster_instance_config
+
+    shutil.copy(PROJECT_ROOT / "deploy" / "team" / "dagster.yaml", tmp_path / "dagster.yaml")
+    config, _ = dagster_instance_config(str(tmp_path))
+    database = config["storage"]["postgres"]["postgres_db"]
+    # Where the database is and who logs in come from the environment; no credential is written in the file.
+    assert all(set(database[key]) == {"env"} for key in ("hostname", "db_name", "username", "password"))
+    assert config["telemetry"] == {"enabled": False}
