@@ -130,6 +130,21 @@ def test_temporary_edition_materializes_as_its_own_partition_with_analyst_metada
     assert latest is not None and latest.dagster_event.partition == EDITION
 
 
+def test_two_editions_in_one_instance_each_build_with_their_own_checks(tmp_path, instance):
+    """Checks are partitioned like their assets: building one edition never loads another edition's data."""
+    sources = copy_edition(tmp_path, as_name="first-2025h1")
+    copy_edition(tmp_path, as_name="second-2025h1")
+    reports = tmp_path / "reports"
+    instance.add_dynamic_partitions("editions", ["first-2025h1", "second-2025h1"])
+    for edition in ("first-2025h1", "second-2025h1"):
+        result = materialize_edition(sources, reports, edition, instance)
+        assert result.success, edition
+        evaluations = result.get_asset_check_evaluations()
+        assert {e.check_name for e in evaluations} >= {"source_tables_valid", "pdf_publishable"}
+    assert sorted(p.name for p in reports.iterdir() if not p.name.startswith(".")) == ["first-2025h1",
+                                                                                        "second-2025h1"]
+
+
 def test_failing_blocking_check_stops_the_report_and_lists_failing_rows(tmp_path, instance):
     sources = copy_edition(tmp_path, as_name=EDITION)
     folder = sources / EDITION

@@ -48,7 +48,7 @@ class PdfFacts:
                 found.append(f"font {font.name} is the {font.cjk_variant} variant; the report needs SC")
         if not any(f.cjk_variant == "SC" for f in self.fonts):
             found.append("no Noto CJK SC font is used")
-        if not re.search(r"[\u4e00-\u9fff]", self.text):
+        if not CJK_TEXT.search(self.text):
             found.append("no Chinese text can be extracted")
         return found
 
@@ -83,7 +83,22 @@ def _outline(reader: PdfReader) -> list[tuple[str, int]]:
     return flat
 
 
-def read_pdf(data: bytes) -> PdfFacts:
+#: Any CJK unified ideograph: what "Chinese text can be extracted" looks for.
+CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _page_texts(reader: PdfReader, full_text: bool) -> list[str]:
+    texts = []
+    for page in reader.pages:
+        texts.append(page.extract_text() or "")
+        if not full_text and CJK_TEXT.search(texts[-1]):
+            break
+    return texts
+
+
+def read_pdf(data: bytes, *, full_text: bool = True) -> PdfFacts:
+    """The facts of a PDF. Text extraction is nearly all of the cost: with full_text=False it stops at the first
+    page with Chinese text, which is all `PdfFacts.problems()` needs (the publish check)."""
     reader = PdfReader(io.BytesIO(data))
     meta = {k.lstrip("/"): str(v) for k, v in (reader.metadata or {}).items()}
     lang = reader.trailer["/Root"].get("/Lang")
@@ -92,7 +107,7 @@ def read_pdf(data: bytes) -> PdfFacts:
     return PdfFacts(
         pages=len(reader.pages),
         fonts=_font_facts(reader),
-        page_texts=[page.extract_text() or "" for page in reader.pages],
+        page_texts=_page_texts(reader, full_text),
         outline=_outline(reader),
         metadata=meta,
     )

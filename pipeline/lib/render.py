@@ -7,9 +7,13 @@ stylesheet rule must never be published."""
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 
 import jinja2
@@ -43,6 +47,33 @@ def _optional_text(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "strategy-report"
+
+
+@cache
+def vega_bundle() -> str:
+    """vega-embed with Vega and Vega-Lite as one script, for the interactive HTML.
+
+    vl-convert builds it on the first call in a process (over a second); it depends only on vl-convert's version,
+    so it is kept on disk (XDG cache) and a new process reads it in milliseconds. Any cache problem falls back to
+    building it."""
+    path = _cache_dir() / f"vega-embed-vl-convert-{version('vl-convert-python')}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    bundle = vlc.javascript_bundle()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False) as tmp:
+            tmp.write(bundle)
+        os.replace(tmp.name, path)
+    except OSError:
+        pass
+    return bundle
+
+
 def render_html(context: ReportContext, templates: Path, *, interactive: bool) -> str:
     """The report as one self-contained HTML document.
 
@@ -54,7 +85,7 @@ def render_html(context: ReportContext, templates: Path, *, interactive: bool) -
         "interactive": interactive,
         "stylesheet": Markup((templates / "report.css").read_text(encoding="utf-8")),
         "screen_stylesheet": Markup(_optional_text(templates / "report.screen.css")),
-        "vega_bundle": Markup(vlc.javascript_bundle()) if interactive else "",
+        "vega_bundle": Markup(vega_bundle()) if interactive else "",
     }
     numbering = Numbering()
     template.render(**context.as_template_vars(numbering), **common)

@@ -52,9 +52,12 @@ BASE_URL_ENV = "REPORT_DOWNLOAD_BASE_URL"
 
 #: Our own pages load nothing from anywhere; the favicon is an inline data: URL so browsers don't ask.
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
-#: The report's HTML may carry inline styles, embedded fonts and data: images, but fetches nothing outside.
+#: The report's HTML may carry inline styles, embedded fonts and data: images, but fetches nothing outside. Its
+#: interactive charts are inline scripts (vega-embed), and Vega compiles chart expressions with `Function`, hence
+#: 'unsafe-inline' 'unsafe-eval' for scripts; text from the data is escaped, so no script can come from a source.
 REPORT_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline' 'self'; img-src data: 'self'; font-src data: 'self'; "
+    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline' 'self'; "
+    "img-src data: 'self'; font-src data: 'self'; "
     "base-uri 'none'; form-action 'none'"
 )
 #: A version's files never change, but an edition wiped by hand restarts at v0001: a day, not forever.
