@@ -12,7 +12,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 PDF_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
 TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql
 
-.PHONY: report test ui serve preview bench faults lint lock clean system-pdf system-test venv dagster-home
+.PHONY: report test ui serve preview bench bench-backfill faults lint lock clean system-pdf system-test venv dagster-home
 
 ## report: build and publish the default edition (EDITION=...) through Dagster; prints where the files are
 report: system-pdf venv
@@ -38,6 +38,10 @@ preview: system-pdf venv
 ## bench: the performance benchmark; writes benchmarks/RESULTS.md
 bench: system-test venv
 	$(PY) benchmarks/run.py
+
+## bench-backfill: backfill throughput of the team profile's run queue (20 editions, 1 then 2 at a time)
+bench-backfill: system-test venv
+	$(PY) benchmarks/backfill.py
 
 ## faults: run the bad-input and fault tests and regenerate docs/faults.md from their results
 faults: system-test venv

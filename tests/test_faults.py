@@ -312,9 +312,6 @@ def test_disk_full_at_any_fsync_leaves_readers_a_whole_version(archive: Path, tm
         assert not list((copy / EDITION).glob(".tmp-*")), n  # no half-written staging folder or pointer
 
 
-@pytest.mark.xfail(strict=True, reason="publish() raises 'the previous version stays' when the fsync of the edition "
-                                       "folder fails after latest.json was replaced, though the new version is live. "
-                                       "Remove this marker when pipeline/lib/publish.py is fixed.")
 def test_a_publish_that_reports_failure_has_not_replaced_the_latest(archive: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     before = latest(archive, EDITION)

@@ -48,6 +48,7 @@ from pipeline.lib import (
 from pipeline.lib.charts import RenderedChart, build_charts
 from pipeline.lib.code_version import modules_version, report_code_version
 from pipeline.lib.sources import EditionSources, read_edition
+from pipeline.lib.storage import archive_location
 from pipeline.lib.validate import SCHEMA_VERSION, ValidatedEdition, validate_edition
 
 OWNERS = ["team:strategy-research"]
@@ -186,7 +187,7 @@ def published_report(context: AssetExecutionContext, report_pdf: bytes, report_h
     pages = len(PdfReader(BytesIO(report_pdf)).pages)
     title = validated_metrics.meta.get("edition", {}).get("title")
     version = publish.publish(
-        paths.reports, context.partition_key, pdf=report_pdf, html=report_html["interactive"].encode(),
+        archive_location(paths.reports), context.partition_key, pdf=report_pdf, html=report_html["interactive"].encode(),
         pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_code_version(paths.templates),
         keep=settings.keep_versions, title=title,
     )

@@ -24,6 +24,15 @@ replaces ``latest.json``; that last ``os.replace`` is the commit point. Until it
 previous version only: a version folder numbered above the pointer is an interrupted publish, which readers
 ignore and the next publish deletes. No Dagster import here: the CLI, the assets, the web site and the
 tests share these functions.
+
+The archive root may also be an object store (``s3://bucket/prefix``, ``memory://`` in tests, ``file://``; see
+:mod:`pipeline.lib.storage` and ``REPORT_ARCHIVE_URL``), so that runs on different machines publish into one
+archive. Same layout, same reader rules, same commit point: each file of the version is written as a whole object
+directly under ``versions/vNNNN/`` (invisible to readers, who only believe the pointer), the manifest last, and
+``latest.json`` is written after all of them; object stores make a single object write visible whole or not at
+all, so the pointer write is the commit. A killed publish leaves objects numbered above the pointer, which readers
+ignore and the next publish deletes; pruning deletes a version's manifest first, which makes it unreadable in one
+step. What an object store lacks is ``flock``: see :func:`publish` for how publishes of one edition are kept apart.
 """
 
 from __future__ import annotations
@@ -42,8 +51,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.lib import storage
 from pipeline.lib.errors import ReportError
 from pipeline.lib.sources import EDITION_NAME
+from pipeline.lib.storage import ArchivePath
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +93,9 @@ class PublishedVersion:
     pages: int
     fingerprint: str  # sha256 hex of the source files the report was built from
     code_version: str
-    pdf_path: Path
-    html_path: Path
-    manifest_path: Path
+    pdf_path: ArchivePath  # a pathlib.Path in a local folder, a upath.UPath (URL) on an object store
+    html_path: ArchivePath
+    manifest_path: ArchivePath
     reused: bool = False  # True when publish() found the latest version already built from the same inputs
     title: str | None = None  # human title of the report (may be Chinese); names the downloaded file
     html_sha256: str = ""
@@ -134,11 +145,12 @@ def html_name(edition: str, version: str) -> str:
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def editions(archive_root: Path) -> list[str]:
+def editions(archive_root: ArchivePath | str) -> list[str]:
     """Names of the editions with at least one published version, sorted.
 
     Folders whose name is not a valid edition, or that lead outside the archive (a symlink), are left out:
     the archive only vouches for what a publish wrote."""
+    archive_root = storage.as_archive_root(archive_root)
     if not archive_root.is_dir():
         return []
     found = []
@@ -153,11 +165,12 @@ def editions(archive_root: Path) -> list[str]:
     return sorted(found)
 
 
-def latest(archive_root: Path, edition: str) -> PublishedVersion | None:
+def latest(archive_root: ArchivePath | str, edition: str) -> PublishedVersion | None:
     """The newest committed version of ``edition``, or None if it was never published.
 
     Raises PublishError if the pointer or the manifest it names is unreadable: serving an older version
     silently would hide a damaged archive."""
+    archive_root = storage.as_archive_root(archive_root)
     check_edition(edition)
     version = _pointer(archive_root, edition)
     if version is None:
@@ -165,11 +178,12 @@ def latest(archive_root: Path, edition: str) -> PublishedVersion | None:
     return _load(archive_root, edition, version)
 
 
-def history(archive_root: Path, edition: str) -> list[PublishedVersion]:
+def history(archive_root: ArchivePath | str, edition: str) -> list[PublishedVersion]:
     """Every committed version of ``edition``, newest first (empty if it was never published).
 
     A version that cannot be read (damaged by hand, or a symlink out of the archive) is logged and left out,
     so one bad old version does not hide the others; :func:`latest` is strict instead."""
+    archive_root = storage.as_archive_root(archive_root)
     check_edition(edition)
     newest = _pointer(archive_root, edition)
     if newest is None:
@@ -186,10 +200,11 @@ def history(archive_root: Path, edition: str) -> list[PublishedVersion]:
     return sorted(found, key=lambda v: v.number, reverse=True)
 
 
-def get_version(archive_root: Path, edition: str, version: str) -> PublishedVersion:
+def get_version(archive_root: ArchivePath | str, edition: str, version: str) -> PublishedVersion:
     """One committed version of ``edition``; raises PublishError if there is no such published version.
 
     A version folder numbered above the latest pointer is an interrupted publish and is not returned."""
+    archive_root = storage.as_archive_root(archive_root)
     check_edition(edition)
     number = version_number(version)
     newest = _pointer(archive_root, edition)
@@ -198,7 +213,7 @@ def get_version(archive_root: Path, edition: str, version: str) -> PublishedVers
     return _load(archive_root, edition, version)
 
 
-def _pointer(archive_root: Path, edition: str) -> str | None:
+def _pointer(archive_root: ArchivePath, edition: str) -> str | None:
     """The version named by ``latest.json``, or None if there is none yet."""
     path = archive_root / edition / POINTER_NAME
     if not path.exists():
@@ -216,7 +231,7 @@ def _pointer(archive_root: Path, edition: str) -> str | None:
     return version
 
 
-def _load(archive_root: Path, edition: str, version: str) -> PublishedVersion:
+def _load(archive_root: ArchivePath, edition: str, version: str) -> PublishedVersion:
     """Read one version's manifest and check it describes the files beside it."""
     folder = archive_root / edition / VERSIONS_DIR / version
     manifest_path = folder / MANIFEST_NAME
@@ -253,7 +268,7 @@ def _load(archive_root: Path, edition: str, version: str) -> PublishedVersion:
         raise PublishError(f"{manifest_path}: unreadable manifest ({exc})") from exc
 
 
-def _version_dirs(edition_dir: Path) -> list[tuple[int, Path]]:
+def _version_dirs(edition_dir: ArchivePath) -> list[tuple[int, ArchivePath]]:
     """(number, folder) of every folder in versions/ named like a version id; dot names never match."""
     versions = edition_dir / VERSIONS_DIR
     if not versions.is_dir():
@@ -266,8 +281,13 @@ def _version_dirs(edition_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _inside(archive_root: Path, path: Path) -> bool:
-    """True if ``path``, with every symlink followed, is still inside the archive root."""
+def _inside(archive_root: ArchivePath, path: ArchivePath) -> bool:
+    """True if ``path``, with every symlink followed, is still inside the archive root.
+
+    Object stores have no symlinks: there a path is inside if its key is under the root's (edition and version
+    names are validated before they become keys, so no ``..`` can reach here)."""
+    if storage.is_object_store(archive_root):
+        return str(path).startswith(str(archive_root).rstrip("/") + "/")
     return path.resolve().is_relative_to(archive_root.resolve())
 
 
@@ -275,7 +295,7 @@ def _inside(archive_root: Path, path: Path) -> bool:
 
 
 def publish(
-    archive_root: Path,
+    archive_root: ArchivePath | str,
     edition: str,
     *,
     pdf: bytes,
@@ -292,7 +312,21 @@ def publish(
     If the latest version was built from the same data fingerprint and code version, nothing is written and
     that version is returned with ``reused=True``: a rebuild of identical inputs is not news to readers.
     After a successful publish only the newest ``keep`` versions are kept (the latest never goes).
-    Publishes of one edition are serialised by an exclusive flock, so concurrent runs cannot collide."""
+
+    Who may publish an edition at the same time:
+
+    - In a local folder, publishes of one edition are serialised by an exclusive flock on ``<edition>/.lock``,
+      so concurrent runs (or a CLI build beside a UI run) cannot collide.
+    - On an object store there is no flock (and no atomic rename). Exclusivity then rests on Dagster's run queue:
+      the team and cluster instance profiles (deploy/team, deploy/cluster) limit runs per edition with
+      ``tag_concurrency_limits`` on the ``dagster/partition`` tag (``applyLimitPerUniqueValue: true``,
+      ``limit: 1``), so two runs that would publish the same edition are never in progress at once. A publish
+      outside the queue (``python -m pipeline build`` executes in its own process, not through the queue) must
+      therefore not target an object-store archive while runs of the same edition may be in progress. As a
+      safety net, not a lock, a version's files are created exclusively where the store supports it and the
+      pointer is re-read just before it is replaced: a publish that finds another one got there first fails
+      with PublishError instead of committing over it."""
+    archive_root = storage.as_archive_root(archive_root)
     check_edition(edition)
     _check_inputs(pdf=pdf, html=html, pages=pages, fingerprint=fingerprint, code_version=code_version, keep=keep)
     if title is not None:
@@ -301,12 +335,14 @@ def publish(
     folder = archive_root / edition
     if not _inside(archive_root, folder):
         raise PublishError(f"{folder}: leads outside the archive")
-    try:
-        (folder / VERSIONS_DIR).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PublishError(f"{folder}: cannot create the edition folder ({exc})") from exc
+    on_store = storage.is_object_store(archive_root)
+    if not on_store:  # an object store has no folders to create: a key's prefixes exist once an object does
+        try:
+            (folder / VERSIONS_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PublishError(f"{folder}: cannot create the edition folder ({exc})") from exc
 
-    with _locked(folder / LOCK_NAME):
+    with contextlib.nullcontext() if on_store else _locked(folder / LOCK_NAME):
         try:
             _clean_leftovers(archive_root, edition)
         except OSError as exc:
@@ -333,7 +369,11 @@ def publish(
             "html_sha256": hashlib.sha256(html).hexdigest(),
             "html_size": len(html),
         }
-        _commit_version(folder, version, pdf=pdf, html=html, manifest=manifest, built_at=built_at)
+        if on_store:
+            _commit_version_to_store(archive_root, edition, version, pdf=pdf, html=html, manifest=manifest,
+                                     seen=current.version if current is not None else None)
+        else:
+            _commit_version(folder, version, pdf=pdf, html=html, manifest=manifest, built_at=built_at)
         _prune(archive_root, edition, keep)
         return _load(archive_root, edition, version)
 
@@ -341,7 +381,14 @@ def publish(
 def _commit_version(
     folder: Path, version: str, *, pdf: bytes, html: bytes, manifest: dict[str, object], built_at: str
 ) -> None:
-    """Write the version beside the archive, move it in, then move the pointer (the commit)."""
+    """Write the version beside the archive, move it in, then move the pointer (the commit).
+
+    A publish that raises has not replaced the latest version: if the pointer was already replaced when something
+    failed (the fsync of the edition folder after the rename, i.e. the commit could not be made durable), the
+    previous pointer is put back before PublishError is raised. Readers may have seen the new version meanwhile;
+    it is whole, and it stays on disk as an uncommitted leftover until the next publish removes it (and takes its
+    number: the one case where a version id can name two builds, accepted for a failure this rare)."""
+    previous = _read_if_exists(folder / POINTER_NAME)
     staging = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{version}-", dir=folder))
     try:
         os.chmod(staging, PUBLIC_DIR_MODE)  # mkdtemp makes it private; the site may run as another user
@@ -356,6 +403,66 @@ def _commit_version(
         _replace_pointer(folder, {"edition": manifest["edition"], "version": version})
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if _names_version(_read_if_exists(folder / POINTER_NAME), version):
+            try:
+                _restore_pointer(folder, previous)
+            except OSError as again:
+                raise PublishError(
+                    f"{folder}: {version} is published but may not survive a crash ({exc}), and putting the "
+                    f"previous pointer back failed too ({again})"
+                ) from exc
+        raise PublishError(f"{folder}: publishing {version} failed, the previous version stays ({exc})") from exc
+
+
+def _commit_version_to_store(
+    archive_root: ArchivePath, edition: str, version: str, *, pdf: bytes, html: bytes,
+    manifest: dict[str, object], seen: str | None,
+) -> None:
+    """Object store: write the version's objects where they belong (readers ignore them, being numbered above the
+    pointer), the manifest last, then the pointer (the commit). ``seen`` is the pointer's version when the publish
+    began; if it has moved since, another publisher committed meanwhile and this one stops short of the commit."""
+    folder = archive_root / edition
+    target = folder / VERSIONS_DIR / version
+    try:
+        storage.write_object(target / str(manifest["pdf_file"]), pdf, exclusive=True)
+        storage.write_object(target / str(manifest["html_file"]), html, exclusive=True)
+        storage.write_object(target / MANIFEST_NAME, _json_bytes(manifest), exclusive=True)
+        now_latest = _pointer(archive_root, edition)
+        if now_latest != seen:
+            raise PublishError(
+                f"{folder}: another publish committed {now_latest} while {version} was being written; runs of one "
+                "edition must not overlap (the run queue's per-edition limit), so this publish stops uncommitted"
+            )
+        storage.write_object(folder / POINTER_NAME, _json_bytes({"edition": edition, "version": version}))
+    except FileExistsError as exc:
+        # Another publisher is writing the same version number: its objects are not ours to delete.
+        raise PublishError(
+            f"{folder}: {version} is being written by another publish (runs of one edition must not overlap); "
+            "nothing was committed"
+        ) from exc
+    except (OSError, PublishError) as exc:
+        committed = False
+        with contextlib.suppress(OSError, PublishError):
+            committed = _pointer(archive_root, edition) == version
+        if committed and isinstance(exc, OSError):
+            # The pointer write took effect but reported an error (e.g. a lost response): a publish that raises
+            # must not have replaced the latest version, so the previous pointer goes back.
+            try:
+                if seen is None:
+                    storage.remove(folder / POINTER_NAME)
+                else:
+                    storage.write_object(folder / POINTER_NAME, _json_bytes({"edition": edition, "version": seen}))
+                committed = False
+            except OSError as again:
+                raise PublishError(
+                    f"{folder}: {version} is published although the store reported an error ({exc}), and putting "
+                    f"the previous pointer back failed too ({again})"
+                ) from exc
+        if not committed:
+            with contextlib.suppress(OSError):
+                storage.remove(target, first=MANIFEST_NAME)
+        if isinstance(exc, PublishError):
+            raise
         raise PublishError(f"{folder}: publishing {version} failed, the previous version stays ({exc})") from exc
 
 
@@ -370,11 +477,15 @@ def _write_file(path: Path, data: bytes, mtime: float) -> None:
 
 def _replace_pointer(folder: Path, pointer: dict[str, object]) -> None:
     """Atomically make ``latest.json`` say ``pointer``: temp file in the same folder, fsync, os.replace."""
+    _replace_pointer_bytes(folder, _json_bytes(pointer))
+
+
+def _replace_pointer_bytes(folder: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{POINTER_NAME}-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), PUBLIC_FILE_MODE)  # mkstemp makes it private; readers need it
-            fh.write(_json_bytes(pointer))
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, folder / POINTER_NAME)
@@ -385,13 +496,41 @@ def _replace_pointer(folder: Path, pointer: dict[str, object]) -> None:
     _fsync_dir(folder)
 
 
-def _clean_leftovers(archive_root: Path, edition: str) -> None:
-    """Remove what a killed publish or prune left behind; only called while holding the edition's lock.
+def _restore_pointer(folder: Path, previous: bytes | None) -> None:
+    """Put back the pointer as it was before a publish (no pointer at all if there was none)."""
+    if previous is None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(folder / POINTER_NAME)
+        _fsync_dir(folder)
+    else:
+        _replace_pointer_bytes(folder, previous)
+
+
+def _read_if_exists(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _names_version(pointer: bytes | None, version: str) -> bool:
+    """True if the pointer bytes name ``version`` (unreadable bytes name nothing)."""
+    try:
+        return pointer is not None and json.loads(pointer).get("version") == version
+    except (ValueError, AttributeError):
+        return False
+
+
+def _clean_leftovers(archive_root: ArchivePath, edition: str) -> None:
+    """Remove what a killed publish or prune left behind; only called while holding the edition's lock (or, on
+    an object store, while the run queue guarantees no other publish of the edition is in progress).
 
     That is dot-named temp folders and files, and version folders numbered above the pointer (renamed into
     place, but the publish died before committing). With no pointer at all, every version folder is such a
     leftover: ``latest.json`` is the record of what was published."""
     folder = archive_root / edition
+    if storage.is_object_store(archive_root) and not folder.is_dir():
+        return  # nothing was ever written for this edition
     for entry in folder.iterdir():
         if entry.name.startswith((TMP_PREFIX, TRASH_PREFIX)):
             log.info("removing leftover of an interrupted publish: %s", entry)
@@ -404,7 +543,7 @@ def _clean_leftovers(archive_root: Path, edition: str) -> None:
             _discard(folder, path)
 
 
-def _prune(archive_root: Path, edition: str, keep: int) -> None:
+def _prune(archive_root: ArchivePath, edition: str, keep: int) -> None:
     """Keep the newest ``keep`` committed versions; never the latest, whatever ``keep`` says.
 
     Runs after the commit, so a failure here is logged, not raised: the publish itself has succeeded and
@@ -424,15 +563,24 @@ def _prune(archive_root: Path, edition: str, keep: int) -> None:
             log.warning("could not prune %s (the next publish retries): %s", path, exc)
 
 
-def _discard(folder: Path, path: Path) -> None:
-    """Delete a version folder so no reader sees it half deleted: rename it to a dot name first."""
+def _discard(folder: ArchivePath, path: ArchivePath) -> None:
+    """Delete a version folder so no reader sees it half deleted: rename it to a dot name first.
+
+    An object store cannot rename a prefix atomically; there the manifest goes first, which makes the version
+    unreadable in one step (readers require it), and the other objects follow."""
+    if storage.is_object_store(path):
+        storage.remove(path, first=MANIFEST_NAME)
+        return
     trash = Path(tempfile.mkdtemp(prefix=TRASH_PREFIX, dir=folder))
     os.rename(path, trash / path.name)
     _fsync_dir(path.parent)
     shutil.rmtree(trash)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: ArchivePath) -> None:
+    if storage.is_object_store(path):
+        storage.remove(path)
+        return
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
