@@ -26,6 +26,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from pipeline.lib.consistency import RULES
 from tests.conftest import copy_edition
+from tests.team_stack import WORKSPACE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -49,11 +50,6 @@ mutation AddEdition($repo: RepositorySelector!, $name: String!, $key: String!) {
     ... on DuplicateDynamicPartitionError { partitionName }
   }
 }"""
-
-WORKSPACE = """
-{ workspaceOrError { __typename
-    ... on Workspace { locationEntries { name loadStatus
-        locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 
 MATERIALIZATION = """
 query Latest($key: AssetKeyInput!, $partition: String!) {

@@ -28,6 +28,7 @@ from dagster import (
 from pypdf import PdfReader
 
 from pipeline.config import Paths
+from pipeline.defs import markdown
 from pipeline.defs.partitions import editions
 from pipeline.defs.resources import ReportSettings
 from pipeline.lib import build as core
@@ -61,15 +62,6 @@ COLUMN_SCHEMA = "dagster/column_schema"
 
 def _code_version(*modules: ModuleType, templates: bool = False) -> str:
     return modules_version(*modules, templates=Paths.from_env().templates if templates else None)
-
-
-def _markdown_cell(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def _markdown_table(rows: list[dict], columns: list[str]) -> str:
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "".join("| " + " | ".join(_markdown_cell(r[c]) for c in columns) + " |\n" for r in rows)
 
 
 @asset(
@@ -130,7 +122,7 @@ def report_figures(validated_metrics: ValidatedEdition) -> Output[core.Analysis]
         "schema_version": SCHEMA_VERSION,
         "kpi_count": len(derived),
         "figure_count": len(analysis.figures),
-        "kpis": MetadataValue.md(_markdown_table(rows, ["KPI", "期间", "数值", "公式"])),
+        "kpis": MetadataValue.md(markdown.table(rows, ["KPI", "期间", "数值", "公式"])),
         "skipped_kpis": MetadataValue.json(analysis.skipped_kpis),
         "inconsistencies": sum(not f.passed for f in analysis.findings),
     })

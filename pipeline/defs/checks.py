@@ -18,6 +18,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from pipeline.defs import markdown
 from pipeline.defs.assets import report_figures, report_pdf, source_tables
 from pipeline.defs.partitions import editions
 from pipeline.lib.build import Analysis
@@ -33,16 +34,8 @@ FIGURES_KEY = report_figures.key
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)
 
 
-def _cell(value: object) -> str:
-    """A Markdown table cell: a '|' or a line break in a spreadsheet value must not break the table."""
-    text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-
-
 def problems_markdown(error: SourceDataError) -> str:
-    rows = "".join("| " + " | ".join(_cell(v) for v in (p.file, p.row, p.column, p.rule, p.value)) + " |\n"
-                   for p in error.problems)
-    return "| file | row | column | rule | value |\n|---|---|---|---|---|\n" + rows
+    return markdown.table([p.as_dict() for p in error.problems], ["file", "row", "column", "rule", "value"])
 
 
 @asset_check(asset=source_tables, blocking=True, partitions_def=editions,

@@ -89,14 +89,14 @@ TOOLTIP = [alt.Tooltip("name:N", title="指标"), alt.Tooltip("period:N", title=
            alt.Tooltip("text:N", title="数值"), alt.Tooltip("origin:N", title="来源")]
 
 
-def _bars(frame: pd.DataFrame, x: str, y_title: str, horizontal: bool = False, color=ORIGIN_COLOR) -> alt.Chart:
+def _bars(frame: pd.DataFrame, x: str, y_title: str, horizontal: bool = False) -> alt.Chart:
     base = alt.Chart(frame)
     category = alt.X(f"{x}:N", title=None, sort=alt.SortField("order"), axis=alt.Axis(labelAngle=0))
     value = alt.Y("value:Q", title=y_title)
     if horizontal:
         category = alt.Y(f"{x}:N", title=None, sort=None)
         value = alt.X("value:Q", title=y_title)
-    bars = base.mark_bar().encode(category, value, color, tooltip=TOOLTIP)
+    bars = base.mark_bar().encode(category, value, ORIGIN_COLOR, tooltip=TOOLTIP)
     labels = base.mark_text(**({"align": "left", "dx": 3} if horizontal else {"baseline": "bottom", "dy": -2})
                             ).encode(category, value, text="text:N")
     return bars + labels

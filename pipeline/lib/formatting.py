@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from pipeline.lib.units import UNITS
 
@@ -82,10 +82,6 @@ def figure_markup(value: float, unit: str, qualifier: str, ref: str, derived: bo
     css = "fig derived" if derived else "fig"
     return Markup('<span class="{}" data-ref="{}">{}</span>').format(css, ref, figure_text(value, unit, qualifier))
 
-
-def plain(value: object) -> Markup:
-    """Untrusted text from data, escaped (the Jinja environment autoescapes too; this is for Python callers)."""
-    return escape(value)
 
 
 def period_label(period: str) -> str:

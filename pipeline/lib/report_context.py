@@ -44,15 +44,17 @@ class FigureRef:
     def text(self) -> str:
         return figure_text(self.row["value"], self.row["unit"], self.row["qualifier"])
 
-    def __html__(self) -> str:
+    def _markup(self, qualifier: str) -> Markup:
         ref = f"{self.row['metric_id']}@{self.row['period']}"
-        return figure_markup(self.row["value"], self.row["unit"], self.row["qualifier"], ref, self.row["derived"])
+        return figure_markup(self.row["value"], self.row["unit"], qualifier, ref, self.row["derived"])
+
+    def __html__(self) -> str:
+        return self._markup(self.row["qualifier"])
 
     @property
     def bare(self) -> Markup:
         """The figure without its qualifier, for prose that already says 约 or 以上 in its own words."""
-        ref = f"{self.row['metric_id']}@{self.row['period']}"
-        return figure_markup(self.row["value"], self.row["unit"], "", ref, self.row["derived"])
+        return self._markup("")
 
     def __str__(self) -> str:
         return self.text
