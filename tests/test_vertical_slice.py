@@ -39,6 +39,10 @@ def test_pdf_cjk_fonts_are_sc_and_embedded(real_build):
     cjk = [f for f in fonts if f.cjk_variant]
     assert cjk, "the PDF uses no Noto CJK font"
     assert all(f.cjk_variant == "SC" for f in cjk), [f.name for f in cjk]
+    # One family in two weights, text and charts alike (fonts of the chart images included): no fallback to the
+    # Japanese variant, DejaVu or a monospace face, and no second family's subset in every download.
+    faces = {f.name.split("+", 1)[-1] for f in fonts}
+    assert faces == {"Noto-Sans-CJK-SC", "Noto-Sans-CJK-SC-Bold"}, faces
     assert all(f.embedded for f in fonts), [f.name for f in fonts if not f.embedded]
     assert real_build.facts.metadata.get("Lang") == "zh-CN"
     assert real_build.facts.problems() == []

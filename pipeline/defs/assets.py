@@ -161,7 +161,7 @@ def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart
 )
 def report_pdf(report_html: dict[str, str], settings: ReportSettings) -> Output[bytes]:
     pdf = core.make_pdf(settings.paths(), report_html["print"])
-    return Output(pdf.data, metadata={"pages": pdf.laid_out.pages, "size_bytes": len(pdf.data),
+    return Output(pdf.data, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
                                       "sha256": hashlib.sha256(pdf.data).hexdigest()})
 
 

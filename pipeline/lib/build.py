@@ -12,7 +12,7 @@ from pipeline.config import Paths
 from pipeline.lib.charts import RenderedChart, build_charts
 from pipeline.lib.consistency import Finding, check_consistency
 from pipeline.lib.kpis import compute_kpis, figures_table
-from pipeline.lib.render import LaidOut, layout_pdf, render_html, write_pdf
+from pipeline.lib.render import gc_paused, layout_pdf, render_html, write_pdf
 from pipeline.lib.report_context import ReportContext
 from pipeline.lib.sources import read_edition
 from pipeline.lib.validate import ValidatedEdition, validate_edition
@@ -30,8 +30,8 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Pdf:
-    laid_out: LaidOut
     data: bytes
+    pages: int
 
 
 def analyse(validated: ValidatedEdition) -> Analysis:
@@ -49,8 +49,17 @@ def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart
 
 
 def make_pdf(paths: Paths, print_html: str) -> Pdf:
-    laid_out = layout_pdf(print_html, paths.templates, paths.fonts)
-    return Pdf(laid_out, write_pdf(laid_out))
+    """The PDF bytes and page count; the laid-out pages are dropped before returning.
+
+    Layout and export run under one garbage-collector pause, and the one collection at its end also frees the
+    laid-out document, whose boxes reference each other in cycles: kept until some later full collection, every
+    build would leave some 60 MiB behind in a long-lived worker or the preview. Callers that want to look at the
+    pages (tests) call `layout_pdf` themselves."""
+    with gc_paused():
+        laid_out = layout_pdf(print_html, paths.templates, paths.fonts)
+        pdf = Pdf(write_pdf(laid_out), laid_out.pages)
+        del laid_out
+    return pdf
 
 
 @dataclass(frozen=True)

@@ -70,3 +70,7 @@ class FontMissingError(ReportError):
 
 class RenderError(ReportError):
     """The renderer warned or failed; a warning is treated as a failure so no degraded PDF is published."""
+
+
+class ChartError(ReportError):
+    """A chart could not be converted to SVG (a bad spec, or the chart helper process failed)."""

@@ -54,10 +54,13 @@ class PdfFacts:
 
 
 def _font_facts(reader: PdfReader) -> list[FontFact]:
+    """Every font of every page, including those of form XObjects (the charts, drawn from SVG images)."""
     seen: dict[str, bool] = {}
-    for page in reader.pages:
-        fonts = (page.get("/Resources") or {}).get("/Font") or {}
-        for ref in fonts.values():
+    visited: set[int] = set()
+
+    def visit(resources) -> None:
+        resources = resources.get_object() if resources is not None else {}
+        for ref in (resources.get("/Font") or {}).values():
             font = ref.get_object()
             name = str(font.get("/BaseFont", "")).lstrip("/")
             descriptor = font.get("/FontDescriptor")
@@ -66,6 +69,14 @@ def _font_facts(reader: PdfReader) -> list[FontFact]:
             descriptor = descriptor.get_object() if descriptor is not None else {}
             embedded = any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
             seen[name] = seen.get(name, True) and embedded
+        for ref in (resources.get("/XObject") or {}).values():
+            key = getattr(ref, "idnum", id(ref))  # an XObject used on many pages is read once
+            if key not in visited:
+                visited.add(key)
+                visit(ref.get_object().get("/Resources"))
+
+    for page in reader.pages:
+        visit(page.get("/Resources"))
     return [FontFact(name, embedded) for name, embedded in sorted(seen.items())]
 
 
