@@ -85,14 +85,10 @@ def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
 
 
 def build(edition: str, verbose: bool = False) -> int:
-    from pipeline.lib.sources import edition_dir
-    from pipeline.lib.svg_engine import prestart
-
-    paths = Paths.from_env()
-    edition_dir(paths.sources, edition)  # a clear error for an unknown or unsafe edition name
-    prestart(paths.fonts)  # the chart engine starts on the other core while Dagster is imported and the run set up
     from pipeline.definitions import build_report, defs
+    from pipeline.lib.sources import edition_dir
 
+    edition_dir(Paths.from_env().sources, edition)  # a clear error for an unknown or unsafe edition name
     instance = _instance()
     if not instance.has_dynamic_partition("editions", edition):
         instance.add_dynamic_partitions("editions", [edition])

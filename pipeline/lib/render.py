@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ import jinja2
 import weasyprint
 from markupsafe import Markup
 
+from pipeline.lib import disk_cache
 from pipeline.lib.errors import RenderError
 from pipeline.lib.fetcher import ProjectURLFetcher
 from pipeline.lib.report_context import Numbering, ReportContext
@@ -47,32 +46,19 @@ def _optional_text(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "strategy-report"
-
-
 @cache
 def vega_bundle() -> str:
     """vega-embed with Vega and Vega-Lite as one script, for the interactive HTML.
 
     vl-convert builds it on the first call in a process (over a second); it depends only on vl-convert's version,
-    so it is kept on disk (XDG cache) and a new process reads it in milliseconds. Any cache problem falls back to
-    building it."""
-    path = _cache_dir() / f"vega-embed-vl-convert-{version('vl-convert-python')}.js"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    import vl_convert  # here, not at the top: on a cache hit (the usual case) the process never loads it
+    so it is kept on disk (`disk_cache`) and a new process reads it in milliseconds."""
+    name = f"vega-embed-vl-convert-{version('vl-convert-python')}.js"
+    bundle = disk_cache.read("bundle", name)
+    if bundle is None:
+        import vl_convert  # here, not at the top: on a cache hit (the usual case) the process never loads it
 
-    bundle = vl_convert.javascript_bundle()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False) as tmp:
-            tmp.write(bundle)
-        os.replace(tmp.name, path)
-    except OSError:
-        pass
+        bundle = vl_convert.javascript_bundle()
+        disk_cache.write("bundle", name, bundle)
     return bundle
 
 

@@ -1,42 +1,48 @@
-"""Vega-Lite to SVG in a short-lived helper process.
+"""Vega-Lite to SVG in a short-lived helper process, with the results cached on disk.
 
 vl-convert renders charts in an embedded JavaScript engine that takes about half a second to start and, once
 started, keeps some 90 MiB until its process ends. A build needs it for a second; a worker that builds edition
 after edition (or the preview) would carry it through every PDF stage, where WeasyPrint's own peak comes on top.
-So the engine lives in a child process for one batch of charts: `prestart()` launches it early (the CLI does so
-before importing Dagster, so the engine starts on the other core meanwhile), `to_svg()` converts a batch and ends
-the child, freeing its memory.
+So the engine lives in a child process for one batch of charts: `to_svg()` starts it, converts the batch and ends
+it, freeing its memory.
+
+An SVG is a pure function of its Vega-Lite spec, vl-convert's version and the font files, so it is cached under
+that key (`disk_cache`): a rebuild after a template edit, or after a data edit that touches one chart, draws only
+what changed, and when nothing did no helper is started at all.
 
 Protocol: one JSON line in ({"specs": [...]}), one JSON line out ({"svgs": [...]} or {"error": "..."}); the child
-exits when its input closes. It imports nothing but vl-convert."""
+exits when its input closes. Besides vl-convert it loads only this module and its few standard-library imports (no
+pandas, Altair or Dagster), so it starts in a few tens of milliseconds."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
-import threading
+from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 
 from pipeline.config import PROJECT_ROOT
+from pipeline.lib import disk_cache
 from pipeline.lib.errors import ChartError
-
-#: A tiny chart converted at start-up: it starts the JavaScript engine before the real charts arrive.
-WARM_UP = {"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}}
 
 
 class SvgEngine:
-    """One helper process with vl-convert, fonts registered and its engine started."""
+    """One helper process with vl-convert and the fonts registered."""
 
     def __init__(self, font_dir: Path):
-        self.font_dir = font_dir
         env = dict(os.environ)  # the child imports this module by name, from wherever the parent was started
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.lib.svg_engine", str(font_dir.resolve())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env,
-        )
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.lib.svg_engine", str(font_dir.resolve())], env=env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+            )
+        except OSError as error:
+            raise ChartError(f"could not start the chart helper process: {error}") from error
 
     def convert(self, specs: list[dict]) -> list[str]:
         """SVG for each spec, in order; the helper ends afterwards (one batch per process)."""
@@ -56,41 +62,46 @@ class SvgEngine:
         return reply["svgs"]
 
     def close(self) -> None:
-        """End the helper without waiting for a batch (one started early and never used)."""
+        """End the helper at once (after a failure)."""
         if self._process.poll() is None:
             self._process.kill()
             self._process.communicate()
 
 
-_lock = threading.Lock()
-_waiting: SvgEngine | None = None
-
-
-def prestart(font_dir: Path) -> None:
-    """Start a helper now so its engine is ready when charts are drawn; a no-op if one is already waiting."""
-    global _waiting
-    with _lock:
-        if _waiting is None:
-            _waiting = SvgEngine(font_dir)
-
-
 def to_svg(specs: list[dict], font_dir: Path) -> list[str]:
-    """Convert a batch of Vega-Lite specs, with the prestarted helper if it has these fonts, else a new one."""
-    global _waiting
-    with _lock:
-        engine, _waiting = _waiting, None
-    if engine is None or engine.font_dir != font_dir:
-        if engine is not None:
-            engine.close()
-        engine = SvgEngine(font_dir)
-    return engine.convert(specs)
+    """SVG for each Vega-Lite spec, in order: from the cache, the rest drawn by one helper process."""
+    keys = [_key(spec, font_dir) for spec in specs]
+    svgs = [disk_cache.read("svg", key) for key in keys]
+    missing = [i for i, svg in enumerate(svgs) if svg is None]
+    if missing:
+        drawn = SvgEngine(font_dir).convert([specs[i] for i in missing])
+        for i, svg in zip(missing, drawn, strict=True):
+            svgs[i] = svg
+            disk_cache.write("svg", keys[i], svg)
+    return svgs
+
+
+def _key(spec: dict, font_dir: Path) -> str:
+    text = json.dumps({"spec": spec, "vl_convert": version("vl-convert-python"), "fonts": _font_files(font_dir)},
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() + ".svg"
+
+
+@cache
+def _font_files(font_dir: Path) -> list[tuple[str, int, int]]:
+    """Name, size and modification time of each font file: a font update changes text metrics, so the key."""
+    found = []
+    for path in sorted(font_dir.resolve().rglob("*")):
+        if path.suffix.lower() in {".ttc", ".otf", ".ttf"}:
+            stat = path.stat()
+            found.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return found
 
 
 def _serve(font_dir: str) -> int:
     import vl_convert as vlc
 
     vlc.register_font_directory(font_dir)
-    vlc.vegalite_to_svg(WARM_UP)
     for line in sys.stdin:
         try:
             reply = {"svgs": [vlc.vegalite_to_svg(spec) for spec in json.loads(line)["specs"]]}

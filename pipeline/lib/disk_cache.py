@@ -1,0 +1,49 @@
+"""A small on-disk cache of derived text (the vega-embed bundle, chart SVGs) in the user's XDG cache folder.
+
+Only outputs that are a pure function of their key are stored, so an entry never needs invalidating: a new input
+is a new key. Writes are atomic (a reader sees a whole entry or none), and any problem with the folder (read-only,
+full, missing) makes the cache a no-op rather than an error: it can only make a build faster."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+#: Entries kept per kind; beyond this the least recently written are removed (chart SVGs are ~10 KB each).
+MAX_ENTRIES = 4000
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "strategy-report"
+
+
+def read(kind: str, name: str) -> str | None:
+    try:
+        return (cache_dir() / kind / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write(kind: str, name: str, text: str) -> None:
+    folder = cache_dir() / kind
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=".", delete=False) as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, folder / name)
+    except OSError:
+        return
+    _prune(folder)
+
+
+def _prune(folder: Path) -> None:
+    try:
+        entries = [e for e in os.scandir(folder) if e.is_file() and not e.name.startswith(".")]
+        if len(entries) <= MAX_ENTRIES:
+            return
+        entries.sort(key=lambda e: e.stat().st_mtime)
+        for entry in entries[: len(entries) - MAX_ENTRIES]:
+            os.unlink(entry.path)
+    except OSError:
+        pass
