@@ -235,3 +235,42 @@ def test_html_charts_render_in_headless_chromium_without_network(real_build, tmp
     assert len(rendered) == charts and all(h > 50 for h in rendered)
     outside = [u for u in requests if not u.startswith(("file://", "data:", "about:", "blob:"))]
     assert not outside, f"the HTML made network requests: {outside}"
+
+
+PERIOD_LABEL = re.compile(r"\d{4}年(上半年|下半年)?|未注明期间")
+
+
+def test_table_columns_are_wide_enough_for_their_text() -> None:
+    """Tables have fixed column widths (templates/report.css): no figure, period or label may spill out of its
+    cell into the next column, and no period or value is broken over two lines."""
+    from weasyprint.formatting_structure import boxes
+
+    from pipeline.lib.build import analyse, render_pages
+    from pipeline.lib.charts import build_charts
+    from pipeline.lib.render import layout_pdf
+    from pipeline.lib.sources import read_edition
+    from pipeline.lib.validate import validate_edition
+
+    analysis = analyse(validate_edition(read_edition(REAL.sources, "xiaomi-ecosystem-2025h1")))
+    html = render_pages(REAL.templates, analysis, build_charts(analysis.figures, REAL.fonts))["print"]
+    laid_out = layout_pdf(html, REAL.templates, REAL.fonts)
+
+    def descendants(box):
+        yield box
+        for child in getattr(box, "children", None) or []:
+            yield from descendants(child)
+
+    spilled, broken, cells = [], [], 0
+    for page in laid_out.document.pages:
+        for cell in (b for b in descendants(page._page_box) if isinstance(b, boxes.TableCellBox)):
+            cells += 1
+            right = cell.content_box_x() + cell.width
+            texts = [b for b in descendants(cell) if isinstance(b, boxes.TextBox)]
+            spilled += [t.text for t in texts if t.position_x + t.width > right + 0.5]
+            text = "".join(t.text for t in texts)
+            one_line = cell.element.get("class") == "num" or PERIOD_LABEL.fullmatch(text)
+            if one_line and len([b for b in descendants(cell) if isinstance(b, boxes.LineBox)]) > 1:
+                broken.append(text)
+    assert cells > 200
+    assert not spilled, spilled
+    assert not broken, broken
