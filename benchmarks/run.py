@@ -34,7 +34,7 @@ as the first column. New-process figures are taken round-robin over the columns,
 hits every column alike. A figure that fails (e.g. a build error) is reported as failed; the rest still runs.
 
 The generated part of RESULTS.md sits between the bench markers; text outside them (method, analysis, proposed
-fixes) is kept when the file is rewritten. A default run (one column, 5 runs) takes 8-10 minutes on 2 cores.
+fixes) is kept when the file is rewritten. A default run (one column, 5 runs) takes 7-10 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -638,9 +638,9 @@ def render(trees: list[Tree], args: argparse.Namespace, load: tuple[tuple[float,
              *machine(),
              f"- Load average (1, 5, 15 min) at start {load[0][0]:.2f} {load[0][1]:.2f} {load[0][2]:.2f}, at end "
              f"{load[1][0]:.2f} {load[1][1]:.2f} {load[1][2]:.2f}; 1-minute load sampled every 10 s: "
-             f"{Stat(LOAD.samples or [0.0]).fmt('', 2)}. On this machine other engineers' test suites (and a "
-             "`dagster dev`) ran on the same 2 cores during the benchmark: a load above ~1 means our process shared "
-             "the CPU, so absolute times carry that noise. New-process figures are taken round-robin over the "
+             f"{Stat(LOAD.samples or [0.0]).fmt('', 2)} (the batch's own build and helper processes count too). "
+             "Outside the batch, a load above ~1 on these 2 cores means the measured process shared the CPU with "
+             "something else, so absolute times carry that noise. New-process figures are taken round-robin over the "
              "columns so a load change hits them alike; warm-process figures and the batch run one column after "
              "the other.", "",
              "| figure | " + " | ".join(labels) + " |", "|---|" + "---|" * len(trees)]
