@@ -64,6 +64,18 @@ def test_a_helper_that_fails_is_a_chart_error(program: str, message: str, monkey
     assert svg_engine.to_svg([POINT], PATHS.fonts)[0].startswith("<svg")  # nothing broken for the next build
 
 
+def test_a_helper_that_hangs_is_stopped_and_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stuck = tmp_path / "stuck-python"
+    stuck.write_text("#!/bin/sh\nexec sleep 60\n")
+    stuck.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(stuck))
+    monkeypatch.setattr(svg_engine, "TIMEOUT_SECONDS", 1)
+
+    with pytest.raises(ChartError, match="did not answer within 1 s; it was stopped"):
+        svg_engine.to_svg([POINT], PATHS.fonts)
+    assert not [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_unchanged_charts_come_from_the_cache_without_a_helper(own_cache: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 tmp_path: Path) -> None:
     first = build_charts(figures(), PATHS.fonts)

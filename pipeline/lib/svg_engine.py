@@ -29,6 +29,9 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.lib import disk_cache
 from pipeline.lib.errors import ChartError
 
+#: A build's charts take about a second; a helper that has not answered by then is stuck, not slow.
+TIMEOUT_SECONDS = 120
+
 
 class SvgEngine:
     """One helper process with vl-convert and the fonts registered."""
@@ -47,7 +50,11 @@ class SvgEngine:
     def convert(self, specs: list[dict]) -> list[str]:
         """SVG for each spec, in order; the helper ends afterwards (one batch per process)."""
         try:
-            out, err = self._process.communicate(json.dumps({"specs": specs}) + "\n")
+            out, err = self._process.communicate(json.dumps({"specs": specs}) + "\n", timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise ChartError(f"the chart helper process did not answer within {TIMEOUT_SECONDS} s; "
+                             "it was stopped") from None
         except OSError as error:  # it died before reading its input
             self.close()
             raise ChartError(f"the chart helper process stopped ({error})") from error
@@ -62,7 +69,7 @@ class SvgEngine:
         return reply["svgs"]
 
     def close(self) -> None:
-        """End the helper at once (after a failure)."""
+        """End the helper at once (after a failure or a timeout)."""
         if self._process.poll() is None:
             self._process.kill()
             self._process.communicate()
