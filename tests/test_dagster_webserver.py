@@ -6,7 +6,6 @@ does, and checks the run, the published PDF and the recorded checks.
 Why `dagster dev` and not `dagster-webserver` alone: Dagster 1.13's default run coordinator queues runs, and
 only the daemon (which `dagster dev` starts) dequeues them; with the webserver alone a launched run stays QUEUED."""
 
-import contextlib
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from pipeline.lib.consistency import RULES
 from tests.conftest import copy_edition
-from tests.team_stack import WORKSPACE
+from tests.team_stack import WORKSPACE, stop_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -109,27 +108,6 @@ def wait_until_loaded(ui: DagsterUI, process: subprocess.Popen) -> None:
     pytest.fail(f"the UI did not load {LOCATION} within {START_TIMEOUT} s:\n{ui.log_tail()}")
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Stop the process group the test started (dagster dev, webserver, daemon, code servers, run workers):
-    SIGTERM as a supervisor would send it, and SIGKILL for whatever is left after a bounded wait."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    deadline = time.monotonic() + 10  # the children finish their own shutdown a moment after the leader
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def dagster_ui(tmp_path):
     sources = copy_edition(tmp_path, as_name=EDITION)
@@ -157,7 +135,7 @@ def dagster_ui(tmp_path):
         wait_until_loaded(ui, process)
         yield ui
     finally:
-        stop(process)
+        stop_group(process)
 
 
 def test_edition_materialized_from_the_ui_publishes_the_pdf_and_records_checks(dagster_ui, record_property):

@@ -20,6 +20,7 @@ from typing import TypeVar
 import pytest
 
 from pipeline.config import DEFAULT_EDITION, PROJECT_ROOT, Paths
+from tests.webhelpers import stop_process
 
 T = TypeVar("T")
 REAL = Paths.from_env()
@@ -69,12 +70,7 @@ def preview_process(root: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_template_edit_rebuilds_only_template_steps_and_bad_data_keeps_last_good_page(tmp_path):

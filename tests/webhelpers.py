@@ -121,12 +121,17 @@ def running_server(archive: Path, log_path: Path, timeout: float = 20.0) -> Iter
         base = _wait_until_serving(proc, log_path, timeout)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM, as Ctrl-C or a supervisor would stop a server; SIGKILL if it has not exited after `timeout`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_until_serving(proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> str:
