@@ -315,6 +315,22 @@ def test_cli_refuses_bad_edition_names_without_a_traceback(tmp_path: Path, args:
              f"exit 1; stderr: {run.stderr.strip()}")
 
 
+def test_a_failed_cli_build_leaves_the_garbage_collector_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`build()` starts up with the collector off (pipeline/cli.py says why); a long-lived caller that builds
+    edition after edition must get it back even when a build fails, or every later cycle would leak."""
+    import gc
+
+    from pipeline import cli
+    from pipeline.lib.errors import EditionNotFound
+
+    monkeypatch.setenv("REPORT_SOURCES_DIR", str(copy_edition(tmp_path)))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-home"))
+    assert gc.isenabled()
+    with pytest.raises(EditionNotFound):
+        cli.build("no-such-edition")
+    assert gc.isenabled()
+
+
 def test_cli_validate_reports_the_gb18030_notice(tmp_path: Path) -> None:
     sources = copy_edition(tmp_path)
     reencode("metrics.csv", "gb18030")(sources / EDITION)
