@@ -25,13 +25,15 @@ def read(kind: str, name: str) -> str | None:
         return None
 
 
-def write(kind: str, name: str, text: str) -> None:
+def write(kind: str, entries: dict[str, str]) -> None:
+    """Store each name → text, then prune the kind's folder once."""
     folder = cache_dir() / kind
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=".", delete=False) as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, folder / name)
+        for name, text in entries.items():
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=".", delete=False) as tmp:
+                tmp.write(text)
+            os.replace(tmp.name, folder / name)
     except OSError:
         return
     _prune(folder)

@@ -6,16 +6,23 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from fontTools.ttLib import TTCollection, TTFont
-
 from pipeline.lib.errors import FontMissingError
 
 SANS = "Noto Sans CJK SC"
 REQUIRED_FAMILIES = (SANS,)  # the report's one family (templates/report.css says why)
 DEBIAN_PACKAGE = "fonts-noto-cjk"
+FONT_SUFFIXES = {".ttc", ".otf", ".ttf"}
+
+
+@cache
+def font_files(font_dir: Path) -> tuple[Path, ...]:
+    """Every OpenType font file in `font_dir` (recursively), in a stable order; read once per process."""
+    return tuple(path for path in sorted(font_dir.rglob("*")) if path.suffix.lower() in FONT_SUFFIXES)
 
 
 def _families(path: Path) -> set[str]:
+    from fontTools.ttLib import TTCollection, TTFont  # here: the chart helper imports this module, not fontTools
+
     fonts = TTCollection(str(path), lazy=True).fonts if path.suffix == ".ttc" else [TTFont(str(path), lazy=True)]
     return {str(name) for font in fonts for name in font["name"].names if name.nameID == 1}
 
@@ -23,11 +30,7 @@ def _families(path: Path) -> set[str]:
 @cache
 def families_in(font_dir: Path) -> frozenset[str]:
     """Family names of every OpenType font file in `font_dir` (recursively)."""
-    found: set[str] = set()
-    for path in sorted(font_dir.rglob("*")):
-        if path.suffix.lower() in {".ttc", ".otf", ".ttf"}:
-            found |= _families(path)
-    return frozenset(found)
+    return frozenset(family for path in font_files(font_dir) for family in _families(path))
 
 
 def require_fonts(font_dir: Path, families: tuple[str, ...] = REQUIRED_FAMILIES) -> None:

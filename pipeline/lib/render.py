@@ -58,7 +58,7 @@ def vega_bundle() -> str:
         import vl_convert  # here, not at the top: on a cache hit (the usual case) the process never loads it
 
         bundle = vl_convert.javascript_bundle()
-        disk_cache.write("bundle", name, bundle)
+        disk_cache.write("bundle", {name: bundle})
     return bundle
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from pipeline.config import PROJECT_ROOT
 from pipeline.lib import disk_cache
 from pipeline.lib.errors import ChartError
+from pipeline.lib.fonts import font_files
 
 #: A build's charts take about a second; a helper that has not answered by then is stuck, not slow.
 TIMEOUT_SECONDS = 120
@@ -77,32 +78,29 @@ class SvgEngine:
 
 def to_svg(specs: list[dict], font_dir: Path) -> list[str]:
     """SVG for each Vega-Lite spec, in order: from the cache, the rest drawn by one helper process."""
-    keys = [_key(spec, font_dir) for spec in specs]
+    context = _drawing_context(font_dir)
+    keys = [_key(spec, context) for spec in specs]
     svgs = [disk_cache.read("svg", key) for key in keys]
     missing = [i for i, svg in enumerate(svgs) if svg is None]
     if missing:
         drawn = SvgEngine(font_dir).convert([specs[i] for i in missing])
         for i, svg in zip(missing, drawn, strict=True):
             svgs[i] = svg
-            disk_cache.write("svg", keys[i], svg)
+        disk_cache.write("svg", {keys[i]: svgs[i] for i in missing})
     return svgs
 
 
-def _key(spec: dict, font_dir: Path) -> str:
-    text = json.dumps({"spec": spec, "vl_convert": version("vl-convert-python"), "fonts": _font_files(font_dir)},
-                      sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest() + ".svg"
+def _key(spec: dict, context: str) -> str:
+    spec_text = json.dumps(spec, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(f"{context}\n{spec_text}".encode()).hexdigest() + ".svg"
 
 
 @cache
-def _font_files(font_dir: Path) -> list[tuple[str, int, int]]:
-    """Name, size and modification time of each font file: a font update changes text metrics, so the key."""
-    found = []
-    for path in sorted(font_dir.resolve().rglob("*")):
-        if path.suffix.lower() in {".ttc", ".otf", ".ttf"}:
-            stat = path.stat()
-            found.append((str(path), stat.st_size, stat.st_mtime_ns))
-    return found
+def _drawing_context(font_dir: Path) -> str:
+    """What an SVG depends on besides its spec: vl-convert's version, and each font file's name, size and
+    modification time (a font update changes text metrics). Read once per process."""
+    fonts = [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in font_files(font_dir.resolve())]
+    return json.dumps({"vl_convert": version("vl-convert-python"), "fonts": fonts})
 
 
 def _serve(font_dir: str) -> int:
