@@ -434,7 +434,7 @@ def worker_print_html(edition: str, out: str) -> None:
     from pipeline.lib.build import build
 
     built = build(_paths(), edition)
-    Path(out).write_text(built.html["print"], encoding="utf-8")
+    Path(out).write_text(built.html.print, encoding="utf-8")
 
 
 def worker_pdf_stage(html_file: str, runs: str, out: str) -> None:

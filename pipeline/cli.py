@@ -106,21 +106,47 @@ def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
     return list(dict.fromkeys(checks + steps))
 
 
+def _was_interrupted(result: ExecuteInProcessResult) -> bool:
+    """True when the run ended because the process was asked to stop (Ctrl+C, SIGTERM), not because a step failed."""
+    return any(event.is_step_failure and event.step_failure_data.error is not None
+               and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+               for event in result.all_events)
+
+
+def _kept(edition: str) -> str:
+    """What readers still get after a build that published nothing."""
+    from pipeline.lib.publish import latest
+    from pipeline.lib.storage import archive_location
+
+    current = latest(archive_location(Paths.from_env().reports), edition)
+    if current is None:
+        return "nothing was published (the edition has no published version yet)"
+    return f"nothing was published; readers keep version {current.version}"
+
+
 def build(edition: str, verbose: bool = False) -> int:
     with _startup_without_gc():
         from pipeline.definitions import build_report, defs
+        from pipeline.defs.runs import fail_orphaned_runs
         from pipeline.lib.sources import edition_dir
 
         edition_dir(Paths.from_env().sources, edition)  # a clear error for an unknown or unsafe edition name
         instance = _instance()
+        for run_id in fail_orphaned_runs(instance):
+            print(f"note: run {run_id[:8]} had lost its process (a killed build); marked failed", file=sys.stderr)
         if not instance.has_dynamic_partition("editions", edition):
             instance.add_dynamic_partitions("editions", [edition])
     job = defs.resolve_job_def(build_report.name)
     level = "DEBUG" if verbose else "CRITICAL"  # failures are summarised below, without Dagster's stack traces
-    result = job.execute_in_process(partition_key=edition, instance=instance, raise_on_error=False,
-                                    run_config={"loggers": {"console": {"config": {"log_level": level}}}})
+    steps = len(job.graph.nodes)
+    print(f"building edition {edition} ({steps} steps)", file=sys.stderr)
+    result = job.execute_in_process(partition_key=edition, instance=instance, raise_on_error=False, run_config={
+        "loggers": {"console": {"config": {"log_level": level}}, "progress": {"config": {"steps": steps}}}})
     if not result.success:
-        print(f"build of edition '{edition}' failed; the last published report is unchanged.", file=sys.stderr)
+        if _was_interrupted(result):
+            print(f"build of edition '{edition}' stopped on request; {_kept(edition)}.", file=sys.stderr)
+            return 130
+        print(f"build of edition '{edition}' failed; {_kept(edition)}.", file=sys.stderr)
         for message in _failure_messages(result):
             print(message, file=sys.stderr)
         return 1
@@ -133,23 +159,46 @@ def build(edition: str, verbose: bool = False) -> int:
 
 
 def validate(edition: str) -> int:
+    """Everything `build` refuses before it draws anything: contract, template, the figures the template uses."""
+    from pipeline.lib.build import preflight
     from pipeline.lib.sources import read_edition
-    from pipeline.lib.validate import validate_edition
 
-    raw = read_edition(Paths.from_env().sources, edition)
+    paths = Paths.from_env()
+    raw = read_edition(paths.sources, edition)
     for notice in raw.notices:  # printed before any problems: "decoded as GB18030" may explain them
         print(f"note: {notice}")
-    validated = validate_edition(raw)
-    print(f"edition {edition}: {len(validated.metrics)} metric rows and {len(validated.references)} sources are valid")
+    analysis = preflight(paths, raw)
+    validated = analysis.edition
+    print(f"edition {edition}: {len(validated.metrics)} metric rows and {len(validated.references)} sources are "
+          f"valid, and the template has every figure it uses")
     return 0
 
 
 def editions() -> int:
-    from pipeline.lib.sources import list_editions
+    from pipeline.lib.sources import scan_editions
 
-    for name in list_editions(Paths.from_env().sources):
-        print(name)
+    sources = Paths.from_env().sources
+    for name, reason in scan_editions(sources):
+        if reason is None:
+            print(name)
+        else:
+            print(f"note: {sources / name} is left out: {reason}", file=sys.stderr)
     return 0
+
+
+def _system_error(error: BaseException) -> str | None:
+    """One line for an error of the machine rather than of the input (full disk, read-only or locked Dagster
+    home), or None if `error` is not one."""
+    home = os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    if "database is locked" in text:
+        return (f"error: the Dagster database in {home} is locked by another process; try again when it finishes "
+                f"({text})")
+    if isinstance(error, OSError) or "disk I/O error" in text or "readonly database" in text \
+            or "unable to open database" in text or "No space left" in text or "disk is full" in text:
+        return (f"error: the Dagster home {home} or the output folder cannot be written ({text}); free space on its "
+                "disk, make it writable, or set DAGSTER_HOME / REPORT_OUTPUT_DIR to another folder")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,10 +213,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            return build(args.edition, args.verbose)
-        if args.command == "validate":
-            return validate(args.edition)
-        return editions()
+            code = build(args.edition, args.verbose)
+        elif args.command == "validate":
+            code = validate(args.edition)
+        else:
+            code = editions()
+        sys.stdout.flush()  # here, so that a reader that left (`| head -1`) is handled below, not at exit
+        return code
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `build | head -1`: the reader left; say nothing more, to a closed pipe or otherwise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("stopped on request; nothing was published", file=sys.stderr)
+        return 130
+    except Exception as error:
+        message = _system_error(error)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
         return 1

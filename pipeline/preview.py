@@ -286,14 +286,14 @@ class Preview:
         files = self.paths_of()
         with step("html"):
             pages = render_pages(self.paths.templates, analysis, charts)
-            _atomic_write(files["html"], pages["interactive"].encode())
-            _atomic_write(files["print"], pages["print"].encode())
+            _atomic_write(files["html"], pages.interactive.encode())
+            _atomic_write(files["print"], pages.print.encode())
         record.html_seconds = time.perf_counter() - start
         # The page reloads as soon as its HTML is ready; the PDF follows. A PDF failure is reported like any other.
-        self._set(bump=True, interactive=pages["interactive"], print=pages["print"], error=None, error_build=None,
+        self._set(bump=True, interactive=pages.interactive, print=pages.print, error=None, error_build=None,
                   good_build=record.number)
         with step("pdf"):
-            pdf = make_pdf(self.paths, pages["print"])
+            pdf = make_pdf(self.paths, pages.print)
             _atomic_write(files["pdf"], pdf.data)
         self._set(bump=False, pdf=pdf.data)
 

@@ -30,6 +30,7 @@ from pypdf import PdfReader
 from pipeline.config import Paths
 from pipeline.defs import markdown
 from pipeline.defs.partitions import editions
+from pipeline.defs.progress import NOTE
 from pipeline.defs.resources import ReportSettings
 from pipeline.lib import build as core
 from pipeline.lib import (
@@ -47,7 +48,7 @@ from pipeline.lib import (
     validate,
 )
 from pipeline.lib.charts import RenderedChart, build_charts
-from pipeline.lib.code_version import modules_version, report_code_version
+from pipeline.lib.code_version import modules_version
 from pipeline.lib.sources import EditionSources, read_edition
 from pipeline.lib.storage import archive_location
 from pipeline.lib.validate import SCHEMA_VERSION, ValidatedEdition, validate_edition
@@ -72,6 +73,8 @@ def _code_version(*modules: ModuleType, templates: bool = False) -> str:
 )
 def source_tables(context: AssetExecutionContext, settings: ReportSettings) -> Output[EditionSources]:
     raw = read_edition(settings.paths().sources, context.partition_key)
+    for notice in raw.notices:  # for whoever can re-save the file; never printed in the report
+        context.log.warning(f"{NOTE}{notice}")
     return Output(
         raw,
         data_version=DataVersion(raw.fingerprint),  # unchanged files read as an unchanged data version (beta API)
@@ -148,10 +151,10 @@ def report_charts(report_figures: core.Analysis, settings: ReportSettings) -> Ou
     description="The report as HTML: an interactive self-contained page and the static print version.",
 )
 def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart],
-                settings: ReportSettings) -> Output[dict[str, str]]:
+                settings: ReportSettings) -> Output[core.Pages]:
     html = core.render_pages(settings.paths().templates, report_figures, report_charts)
-    return Output(html, metadata={"interactive_bytes": len(html["interactive"].encode()),
-                                  "print_bytes": len(html["print"].encode())})
+    return Output(html, metadata={"interactive_bytes": len(html.interactive.encode()),
+                                  "print_bytes": len(html.print.encode()), "code_version": html.code_version})
 
 
 @asset(
@@ -159,8 +162,8 @@ def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart
     code_version=_code_version(core, render, fetcher, fonts, templates=True),
     description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step).",
 )
-def report_pdf(report_html: dict[str, str], settings: ReportSettings) -> Output[bytes]:
-    pdf = core.make_pdf(settings.paths(), report_html["print"])
+def report_pdf(report_html: core.Pages, settings: ReportSettings) -> Output[bytes]:
+    pdf = core.make_pdf(settings.paths(), report_html.print)
     return Output(pdf.data, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
                                       "sha256": hashlib.sha256(pdf.data).hexdigest()})
 
@@ -170,7 +173,7 @@ def report_pdf(report_html: dict[str, str], settings: ReportSettings) -> Output[
     code_version=_code_version(publish),
     description="The PDF and HTML published atomically into the versioned archive under reports/.",
 )
-def published_report(context: AssetExecutionContext, report_pdf: bytes, report_html: dict[str, str],
+def published_report(context: AssetExecutionContext, report_pdf: bytes, report_html: core.Pages,
                      validated_metrics: ValidatedEdition, settings: ReportSettings) -> Output[dict]:
     from pipeline.web.app import download_url
 
@@ -179,8 +182,8 @@ def published_report(context: AssetExecutionContext, report_pdf: bytes, report_h
     pages = len(PdfReader(BytesIO(report_pdf)).pages)
     title = validated_metrics.meta.get("edition", {}).get("title")
     version = publish.publish(
-        archive_location(paths.reports), context.partition_key, pdf=report_pdf, html=report_html["interactive"].encode(),
-        pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_code_version(paths.templates),
+        archive_location(paths.reports), context.partition_key, pdf=report_pdf, html=report_html.interactive.encode(),
+        pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_html.code_version,
         keep=settings.keep_versions, title=title,
     )
     url = download_url(settings.base_url(), version.edition, version.version)

@@ -39,6 +39,7 @@ from dagster import (
 from pipeline.defs.assets import build_report
 from pipeline.defs.partitions import editions
 from pipeline.defs.resources import ReportSettings
+from pipeline.defs.runs import orphaned_runs_sensor
 from pipeline.lib.errors import SourceDataError
 from pipeline.lib.sources import EDITION_FILE, decode, fingerprint, list_editions
 
@@ -171,4 +172,4 @@ def edition_sources_sensor(context: SensorEvaluationContext, settings: ReportSet
 latest_edition_schedule = build_latest_edition_schedule()
 
 SCHEDULES = [latest_edition_schedule]
-SENSORS = [edition_sources_sensor]
+SENSORS = [edition_sources_sensor, orphaned_runs_sensor]

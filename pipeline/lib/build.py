@@ -6,15 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import pandas as pd
 
 from pipeline.config import Paths
-from pipeline.lib.charts import RenderedChart, build_charts
+from pipeline.lib.charts import RenderedChart, build_charts, declared_charts
+from pipeline.lib.code_version import read_tree, report_code_version
 from pipeline.lib.consistency import Finding, check_consistency
+from pipeline.lib.errors import RenderError, SourceDataError
 from pipeline.lib.kpis import compute_kpis, figures_table
 from pipeline.lib.render import gc_paused, layout_pdf, render_html, write_pdf
 from pipeline.lib.report_context import ReportContext
-from pipeline.lib.sources import read_edition
+from pipeline.lib.sources import EditionSources, read_edition
+from pipeline.lib.template_check import render_problems, template_name
 from pipeline.lib.validate import ValidatedEdition, validate_edition
 
 
@@ -41,11 +45,63 @@ def analyse(validated: ValidatedEdition) -> Analysis:
     return Analysis(validated, figures, skipped, check_consistency(figures))
 
 
-def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart]) -> dict[str, str]:
-    """Both HTML documents: 'interactive' (what readers open in a browser) and 'print' (what the PDF is made of)."""
+@dataclass(frozen=True)
+class Pages:
+    """Both HTML documents, 'interactive' (what readers open in a browser) and 'print' (what the PDF is made of),
+    and the code version of exactly the templates and engine code they were rendered with."""
+
+    interactive: str
+    print: str
+    code_version: str
+
+
+def _render(context: ReportContext, files: dict[str, bytes], *, interactive: bool) -> str:
+    """One document; a problem of the template or of the figures it asks for is a `SourceDataError` naming the
+    template's line, the same one `check_template` reports before a build."""
+    try:
+        return render_html(context, files, interactive=interactive)
+    except Exception as error:
+        problems = render_problems(error, context.template, set(files))
+        if problems is None:
+            raise
+        raise SourceDataError(problems) from None
+
+
+def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart]) -> Pages:
+    """Render both documents from one read of the templates folder."""
+    files = read_tree(templates)
     context = ReportContext(analysis.edition, analysis.figures, charts, analysis.findings, analysis.skipped_kpis)
-    return {"interactive": render_html(context, templates, interactive=True),
-            "print": render_html(context, templates, interactive=False)}
+    return Pages(_render(context, files, interactive=True), _render(context, files, interactive=False),
+                 report_code_version(files))
+
+
+def check_template(templates: Path, analysis: Analysis) -> None:
+    """Render the print document with the charts' specs but no SVG: raises what `render_pages` would raise about
+    the template and the figures it uses, at a fraction of a build's cost."""
+    context = ReportContext(analysis.edition, analysis.figures, declared_charts(analysis.figures),
+                            analysis.findings, analysis.skipped_kpis)
+    _render(context, read_tree(templates), interactive=False)
+
+
+def preflight(paths: Paths, raw: EditionSources) -> Analysis:
+    """Everything a build refuses before it draws anything, all at once where possible: the data contract (every
+    problem of every file), the template named in edition.toml, and every figure and chart the template uses."""
+    try:
+        validated = validate_edition(raw)
+    except SourceDataError as error:
+        name = template_name(raw.meta)
+        missing = [] if (paths.templates / name).is_file() else render_problems(
+            jinja2.TemplateNotFound(name), name, set(read_tree(paths.templates))) or []
+        raise SourceDataError([*error.problems, *missing]) from None
+    analysis = analyse(validated)
+    check_template(paths.templates, analysis)
+    return analysis
+
+
+#: Part of the data contract: the most pages a published document may have. The row limit of the sources
+#: (`sources.MAX_ROWS`) keeps a valid edition well below it; a template that repeats a table per row is caught here,
+#: after layout and before anything is written.
+MAX_PAGES = 80
 
 
 def make_pdf(paths: Paths, print_html: str) -> Pdf:
@@ -57,6 +113,9 @@ def make_pdf(paths: Paths, print_html: str) -> Pdf:
     pages (tests) call `layout_pdf` themselves."""
     with gc_paused():
         laid_out = layout_pdf(print_html, paths.templates, paths.fonts)
+        if laid_out.pages > MAX_PAGES:
+            raise RenderError(f"the report lays out to {laid_out.pages} pages; the data contract allows at most "
+                              f"{MAX_PAGES} pages per document (is a table or section repeated once per row?)")
         pdf = Pdf(write_pdf(laid_out), laid_out.pages)
         del laid_out
     return pdf
@@ -66,7 +125,7 @@ def make_pdf(paths: Paths, print_html: str) -> Pdf:
 class Built:
     analysis: Analysis
     charts: list[RenderedChart]
-    html: dict[str, str]
+    html: Pages
     pdf: Pdf
 
 
@@ -75,4 +134,4 @@ def build(paths: Paths, edition: str) -> Built:
     analysis = analyse(validate_edition(read_edition(paths.sources, edition)))
     charts = build_charts(analysis.figures, paths.fonts)
     html = render_pages(paths.templates, analysis, charts)
-    return Built(analysis, charts, html, make_pdf(paths, html["print"]))
+    return Built(analysis, charts, html, make_pdf(paths, html.print))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import altair as alt
@@ -206,28 +206,34 @@ CHARTS: tuple[ChartSpec, ...] = (
               ("phone_mau_retention_prior", "phone_mau_retention"), _retention),
 )
 
+def declared_charts(figures: pd.DataFrame, charts: tuple[ChartSpec, ...] = CHARTS) -> list[RenderedChart]:
+    """Every chart whose figures exist, numbered in order, as Vega-Lite JSON, without SVG (`svg` is empty).
+
+    This is all a template needs to be rendered for checking (`pipeline.lib.template_check`); `build_charts`
+    adds the SVG, which is the expensive part."""
+    latest = latest_by_metric(figures)
+    rendered = []
+    with alt.theme.enable(THEME):
+        for spec in charts:
+            if any(m not in latest.index for m in spec.metric_ids):
+                continue
+            vega_lite = spec.build(latest).properties(title=spec.title, width=WIDTH, height=HEIGHT).to_dict()
+            used = latest.loc[list(spec.metric_ids)]
+            refs = sorted({r for refs in used["source_ref"] for r in refs.split(";")})
+            rendered.append(RenderedChart(
+                chart_id=spec.chart_id, number=len(rendered) + 1, title=spec.title, caption=spec.caption,
+                metric_ids=spec.metric_ids, source_refs=tuple(refs), has_derived=bool(used["derived"].any()),
+                spec=vega_lite, svg="",
+                data=json.loads(used[["metric_id", "period", "value", "unit"]].to_json(orient="records")),
+            ))
+    return rendered
+
+
 def build_charts(figures: pd.DataFrame, font_dir: Path, charts: tuple[ChartSpec, ...] = CHARTS,
                  ) -> list[RenderedChart]:
     """Every chart whose figures exist, numbered in order, as Vega-Lite JSON and SVG (drawn by the helper process
     of `svg_engine`, with the CJK font)."""
     require_fonts(font_dir)
-    latest = latest_by_metric(figures)
-    built = []
-    with alt.theme.enable(THEME):
-        for spec in charts:
-            if any(m not in latest.index for m in spec.metric_ids):
-                continue
-            chart = spec.build(latest).properties(title=spec.title, width=WIDTH, height=HEIGHT)
-            built.append((spec, chart.to_dict()))
-    svgs = to_svg([vega_lite for _, vega_lite in built], font_dir) if built else []
-    rendered = []
-    for (spec, vega_lite), svg in zip(built, svgs, strict=True):
-        used = latest.loc[list(spec.metric_ids)]
-        refs = sorted({r for refs in used["source_ref"] for r in refs.split(";")})
-        rendered.append(RenderedChart(
-            chart_id=spec.chart_id, number=len(rendered) + 1, title=spec.title, caption=spec.caption,
-            metric_ids=spec.metric_ids, source_refs=tuple(refs), has_derived=bool(used["derived"].any()),
-            spec=vega_lite, svg=svg,
-            data=json.loads(used[["metric_id", "period", "value", "unit"]].to_json(orient="records")),
-        ))
-    return rendered
+    declared = declared_charts(figures, charts)
+    svgs = to_svg([c.spec for c in declared], font_dir) if declared else []
+    return [replace(chart, svg=svg) for chart, svg in zip(declared, svgs, strict=True)]

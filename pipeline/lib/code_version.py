@@ -1,5 +1,9 @@
 """Fingerprints of the code that shapes a report, so "same data and same code" can be recognised and a rebuild
-reuses the published version instead of adding an identical one."""
+reuses the published version instead of adding an identical one.
+
+A published version's code version must describe the code that built it, not the code on disk when it is
+published: templates are read once per build into a snapshot (`read_tree`) that is both rendered and hashed,
+and the engine's own code is hashed once, when this module is imported, which is the code the process runs."""
 
 from __future__ import annotations
 
@@ -10,24 +14,28 @@ from types import ModuleType
 LIB_DIR = Path(__file__).resolve().parent
 
 
-def tree_hash(*folders: Path) -> str:
-    """sha256 over every file's relative path and bytes under the folders (caches excluded), first 12 hex."""
+def read_tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (caches excluded) by its relative POSIX path, read once."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file() and "__pycache__" not in path.parts}
+
+
+def files_hash(*trees: dict[str, bytes]) -> str:
+    """sha256 over every file's relative path and bytes, first 12 hex."""
     digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    for tree in trees:
+        for name in sorted(tree):
+            digest.update(name.encode() + b"\0" + tree[name])
     return digest.hexdigest()[:12]
 
 
-def templates_version(templates: Path) -> str:
-    """What a template edit changes: the steps from HTML onwards depend on it."""
-    return tree_hash(templates)
+#: The library code this process imported (hashed at import, so an edit while a build runs does not count).
+_ENGINE = read_tree(LIB_DIR)
 
 
-def report_code_version(templates: Path) -> str:
-    """Templates plus the pipeline's own code: recorded in each published version's manifest."""
-    return tree_hash(templates, LIB_DIR)
+def report_code_version(templates: dict[str, bytes]) -> str:
+    """The templates a build rendered plus the pipeline's own code: recorded in each published version's manifest."""
+    return files_hash(templates, _ENGINE)
 
 
 def modules_version(*modules: ModuleType, templates: Path | None = None) -> str:
@@ -38,5 +46,5 @@ def modules_version(*modules: ModuleType, templates: Path | None = None) -> str:
     for module in modules:
         digest.update(Path(module.__file__).read_bytes())
     if templates is not None:
-        digest.update(templates_version(templates).encode())
+        digest.update(files_hash(read_tree(templates)).encode())
     return digest.hexdigest()[:12]

@@ -23,8 +23,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file
-        if self.row is not None:
-            where += f", row {self.row}"
+        if self.row is not None:  # a spreadsheet has rows; a template or a settings file has lines
+            where += f", {'row' if self.file.endswith('.csv') else 'line'} {self.row}"
         if self.column:
             where += f", column '{_printable(self.column)}'"
         return f"{where}: {self.rule}{self._got()}"

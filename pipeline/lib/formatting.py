@@ -4,6 +4,7 @@ so a number is printed one way everywhere and can be traced back to its row."""
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 from markupsafe import Markup
 
@@ -15,12 +16,15 @@ QUALIFIER_SUFFIX = {"at_least": "以上"}
 
 def number(value: float, decimals: int | None = None) -> str:
     """Plain digits: at most two decimals below 100, one above, trailing zeros dropped; no thousands separator
-    (Chinese reports write 2800亿, not 2,800亿)."""
-    if math.isnan(value):
-        raise ValueError("cannot format NaN")
+    (Chinese reports write 2800亿, not 2,800亿).
+
+    Rounding is half up on the number as written (5.625 → 5.63), as a reader rounds by hand, not Python's
+    round-half-even on the binary float (which prints 5.62)."""
+    if not math.isfinite(value):
+        raise ValueError(f"cannot format {value}")
     if decimals is None:
         decimals = 2 if abs(value) < 100 else 1
-    text = f"{value:.{decimals}f}"
+    text = str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text

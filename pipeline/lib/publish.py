@@ -13,6 +13,7 @@ Layout under the archive root (the project's ``reports/`` folder)::
                 <edition>_v0001.html
                 manifest.json          what was built, when, from which data and code, and the PDF's sha256
         .lock                          flock'd by a publisher, so two publishes of one edition take turns
+    .builds/<edition>.lock             flock'd for a whole build (see build_lock_path), so builds take turns
         .tmp-*  .trash-*               a publish or prune in progress (or killed): readers never look at dot names
 
 Version ids are ``v`` and a zero-padded counter (v0001, v0002, …) rather than timestamps: people say
@@ -38,7 +39,6 @@ step. What an object store lacks is ``flock``: see :func:`publish` for how publi
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -46,12 +46,11 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.lib import storage
+from pipeline.lib import locks, storage
 from pipeline.lib.errors import ReportError
 from pipeline.lib.sources import EDITION_NAME
 from pipeline.lib.storage import ArchivePath
@@ -68,6 +67,7 @@ MANIFEST_NAME = "manifest.json"
 POINTER_NAME = "latest.json"
 VERSIONS_DIR = "versions"
 LOCK_NAME = ".lock"
+BUILDS_DIR = ".builds"
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 MANIFEST_FORMAT = 1
@@ -291,6 +291,21 @@ def _inside(archive_root: ArchivePath, path: ArchivePath) -> bool:
     return path.resolve().is_relative_to(archive_root.resolve())
 
 
+def build_lock_path(archive_root: ArchivePath | str, edition: str) -> Path | None:
+    """The file a whole build of ``edition`` holds a flock on, from reading the sources to publishing, or None for
+    an object-store archive (no flock there; Dagster's run queue keeps builds of one edition apart).
+
+    Builds of one edition take turns so that the one started last reads the sources last and publishes last:
+    without it, a slower build of older data could publish after a quicker build of newer data and become the
+    latest. ``.builds`` is not an edition name, so readers never list it."""
+    archive_root = storage.as_archive_root(archive_root)
+    if storage.is_object_store(archive_root):
+        return None
+    folder = archive_root / BUILDS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{check_edition(edition)}.lock"
+
+
 # --- publishing ----------------------------------------------------------------------------------------
 
 
@@ -316,7 +331,8 @@ def publish(
     Who may publish an edition at the same time:
 
     - In a local folder, publishes of one edition are serialised by an exclusive flock on ``<edition>/.lock``,
-      so concurrent runs (or a CLI build beside a UI run) cannot collide.
+      so concurrent publishes cannot collide; whole builds of one edition take turns on the build lock
+      (:func:`build_lock_path`), so that the last build started also publishes last.
     - On an object store there is no flock (and no atomic rename). Exclusivity then rests on Dagster's run queue:
       the team and cluster instance profiles (deploy/team, deploy/cluster) limit runs per edition with
       ``tag_concurrency_limits`` on the ``dagster/partition`` tag (``applyLimitPerUniqueValue: true``,
@@ -342,7 +358,7 @@ def publish(
         except OSError as exc:
             raise PublishError(f"{folder}: cannot create the edition folder ({exc})") from exc
 
-    with contextlib.nullcontext() if on_store else _locked(folder / LOCK_NAME):
+    with contextlib.nullcontext() if on_store else locks.exclusive(folder / LOCK_NAME):
         try:
             _clean_leftovers(archive_root, edition)
         except OSError as exc:
@@ -585,17 +601,6 @@ def _remove(path: ArchivePath) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``lock_path``; the kernel drops it if the process dies, so no stale locks."""
-    with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _fsync_dir(path: Path) -> None:

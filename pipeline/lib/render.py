@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -25,12 +25,15 @@ from pipeline.lib.fetcher import ProjectURLFetcher
 from pipeline.lib.report_context import Numbering, ReportContext
 
 
-def jinja_env(templates: Path) -> jinja2.Environment:
-    """Autoescaping everywhere (data is untrusted text) and undefined names as errors (a typo is not a blank)."""
+def jinja_env(templates: dict[str, bytes]) -> jinja2.Environment:
+    """Autoescaping everywhere (data is untrusted text) and undefined names as errors (a typo is not a blank).
+
+    Templates come from a snapshot read once per build (`code_version.read_tree`), the same bytes the published
+    version's code version is computed from."""
     from pipeline.lib import formatting
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        loader=jinja2.FunctionLoader(lambda name: _template_source(templates, name)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -41,9 +44,16 @@ def jinja_env(templates: Path) -> jinja2.Environment:
     return env
 
 
-def _optional_text(path: Path) -> str:
+def _template_source(templates: dict[str, bytes], name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    """A template's text, with its own name as the file name so that errors and tracebacks name the template."""
+    if not name.endswith(".j2") or name not in templates:
+        return None
+    return templates[name].decode("utf-8"), name, lambda: True
+
+
+def _optional_text(templates: dict[str, bytes], name: str) -> str:
     """A template set may leave out its screen-only stylesheet."""
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+    return templates[name].decode("utf-8") if name in templates else ""
 
 
 @cache
@@ -62,7 +72,7 @@ def vega_bundle() -> str:
     return bundle
 
 
-def render_html(context: ReportContext, templates: Path, *, interactive: bool) -> str:
+def render_html(context: ReportContext, templates: dict[str, bytes], *, interactive: bool) -> str:
     """The report as one self-contained HTML document.
 
     interactive=True embeds Vega-Lite specs and the vega-embed bundle inline (tooltips, works offline);
@@ -71,8 +81,8 @@ def render_html(context: ReportContext, templates: Path, *, interactive: bool) -
     template = jinja_env(templates).get_template(context.template)
     common = {
         "interactive": interactive,
-        "stylesheet": Markup((templates / "report.css").read_text(encoding="utf-8")),
-        "screen_stylesheet": Markup(_optional_text(templates / "report.screen.css")),
+        "stylesheet": Markup(templates["report.css"].decode("utf-8")),
+        "screen_stylesheet": Markup(_optional_text(templates, "report.screen.css")),
         "vega_bundle": Markup(vega_bundle()) if interactive else "",
     }
     numbering = Numbering()

@@ -154,7 +154,6 @@ class ReportContext:
             "edition_name": self.edition.name,
             "fingerprint": self.edition.fingerprint,
             "notes": self.edition.meta.get("notes", []),
-            "notices": self.edition.notices,
             "F": FigureIndex(self.figures),
             "source_rows": [FigureRef(r) for r in sources.to_dict(orient="records")],
             "derived_rows": [FigureRef(r) for r in self.figures[self.figures["derived"]].to_dict(orient="records")],

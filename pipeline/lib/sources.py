@@ -32,6 +32,10 @@ EDITION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 #: Source files are small hand-kept tables; anything bigger is the wrong file and is not read into memory.
 MAX_FILE_BYTES = 20 * 1024 * 1024
+#: Part of the data contract: the most data rows a table may have. Every row is printed in the report's
+#: appendices, so the row count decides the page count and the build time; a table far beyond this is not a
+#: report's input but an export of something else, and is refused before anything is laid out.
+MAX_ROWS = 500
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -74,7 +78,8 @@ def edition_dir(sources_root: Path, name: str) -> Path:
     """The folder of edition `name`, refusing names (and symlinks) that could lead out of `sources_root`."""
     if not isinstance(name, str) or not EDITION_NAME.fullmatch(name):
         raise EditionNotFound(
-            f"edition name {name!r} is not allowed: use lower-case letters, digits and '-' (e.g. 'acme-2025h1')"
+            f"edition name {name!r} is not allowed: use 1 to 64 characters, lower-case letters, digits and '-', "
+            "starting with a letter or digit (e.g. 'acme-2025h1')"
         )
     root = sources_root.resolve()
     folder = (root / name).resolve()
@@ -89,14 +94,30 @@ def edition_dir(sources_root: Path, name: str) -> Path:
 
 def list_editions(sources_root: Path) -> list[str]:
     """Edition folders: a valid name, inside the sources folder (no link out), holding a metrics file; sorted."""
+    return [name for name, reason in scan_editions(sources_root) if reason is None]
+
+
+def scan_editions(sources_root: Path) -> list[tuple[str, str | None]]:
+    """Every folder of the sources folder with the reason it is not an edition, or None if it is one; sorted.
+    Files and hidden folders (.git, .DS_Store…) are not listed."""
     if not sources_root.is_dir():
         return []
     root = sources_root.resolve()
-    return sorted(
-        p.name for p in sources_root.iterdir()
-        if EDITION_NAME.fullmatch(p.name) and p.is_dir() and p.resolve().parent == root
-        and (p / METRICS_FILE).is_file()
-    )
+    found = []
+    for path in sorted(sources_root.iterdir()):
+        if path.name.startswith(".") or not path.is_dir():
+            continue
+        if not EDITION_NAME.fullmatch(path.name):
+            reason = ("not an edition name: 1 to 64 characters, lower-case letters, digits and '-', starting with "
+                      "a letter or digit")
+        elif path.resolve().parent != root:
+            reason = "a link to a folder outside the sources folder"
+        elif not (path / METRICS_FILE).is_file():
+            reason = f"has no {METRICS_FILE}"
+        else:
+            reason = None
+        found.append((path.name, reason))
+    return found
 
 
 def _fingerprint(contents: dict[str, bytes | None]) -> str:
@@ -159,7 +180,9 @@ def decode(data: bytes, file: str, notices: list[str]) -> str:
         data = data[len(UTF8_BOM):]
         notices.append(f"{file}: a UTF-8 byte-order mark was removed")
     elif data.startswith(UTF16_BOMS):
-        raise _file_problem(file, "file is UTF-16 (Excel's 'Unicode text'); save it as 'CSV UTF-8' instead")
+        advice = ("save it as 'CSV UTF-8' instead" if file.endswith(".csv")
+                  else "save it as UTF-8 (in a text editor: Save with encoding → UTF-8)")
+        raise _file_problem(file, f"file is UTF-16 (Excel's 'Unicode text' or a Windows editor); {advice}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as utf8_error:
@@ -243,6 +266,9 @@ def parse_csv(data: bytes, file: str, notices: list[str]) -> tuple[pd.DataFrame,
     if not text.strip():
         raise _file_problem(file, "file is empty: a header row and data rows are required")
     header, rows, ragged = _records(file, text)
+    if len(rows) + len(ragged) > MAX_ROWS:
+        raise _file_problem(file, f"the table has {len(rows) + len(ragged)} data rows; the data contract allows at "
+                                  f"most {MAX_ROWS} rows per table")
     problems = _ragged_problems(file, header, ragged, len(rows))
     if not rows and not problems:
         raise _file_problem(file, "file has a header but no data rows")

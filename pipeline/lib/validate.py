@@ -25,7 +25,7 @@ from pipeline.lib.units import QUALIFIERS, UNITS, Unit, in_range, range_rule
 SCHEMA_VERSION = "2"
 
 NUMBER = r"-?[0-9]+(\.[0-9]+)?"
-PERIOD = r"[0-9]{4}(H[12]|Q[1-4])?|undated"
+PERIOD = r"(19|20)[0-9]{2}(H[12]|Q[1-4])?|undated"  # a year a business figure can have: 1900–2099
 IDENTIFIER = r"[a-z][a-z0-9_]*"
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\.html\.j2")
 REQUIRED_META = ("title", "subtitle", "date", "author", "subject")
@@ -49,7 +49,7 @@ UNIT_IN_VALUE_RULE = ("the value carries a unit or symbol (%, 亿, 万, 元 …)
                       "(2800亿元 is 280000000000) and name the unit in the unit column")
 NUMBER_RULE = "value is a plain number: ASCII digits, an optional leading '-', '.' for decimals (e.g. 12.5)"
 TOO_LARGE_RULE = "value is too large to be a number"
-PERIOD_RULE = "period is YYYY, YYYYH1/H2, YYYYQ1–Q4 or 'undated'"
+PERIOD_RULE = "period is YYYY, YYYYH1/H2, YYYYQ1–Q4 or 'undated', with a year from 1900 to 2099"
 UNIT_RULE = f"unknown unit; the unit is one of {', '.join(UNITS)}"
 QUALIFIER_RULE = "qualifier is empty, approx, at_least or at_most"
 SOURCE_REF_RULE = "unknown source: source_ref must be a source_id listed in references.csv"

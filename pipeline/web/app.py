@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import NotModifiedResponse
+from starlette.types import Receive, Scope, Send
 
 from pipeline.lib.publish import (
     EDITION_PATTERN,
@@ -272,7 +273,7 @@ def _serve(request: Request, site: _Site, version: PublishedVersion, kind: str, 
         headers["etag"] = f'"{etag_hash}"'
     if kind == "html":
         headers["content-security-policy"] = REPORT_CSP
-    response = FileResponse(
+    response = _ArchiveFile(
         resolved,
         headers=headers,
         media_type="application/pdf" if kind == "pdf" else "text/html",
@@ -281,6 +282,17 @@ def _serve(request: Request, site: _Site, version: PublishedVersion, kind: str, 
     if is_not_modified(request.headers, response.headers["etag"], response.headers["last-modified"]):
         return NotModifiedResponse(response.headers)
     return response
+
+
+class _ArchiveFile(FileResponse):
+    """FileResponse, except that a Range header in a unit other than bytes is ignored (the whole file, 200), as
+    RFC 9110 (section 14.2) says a server does with a unit it does not know; Starlette answers those with 400."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        unit = Headers(scope=scope).get("range", "bytes=").split("=", 1)[0].strip().lower()
+        if unit != "bytes":
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]}
+        await super().__call__(scope, receive, send)
 
 
 # --- pages ----------------------------------------------------------------------------------------------
