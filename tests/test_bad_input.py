@@ -192,7 +192,17 @@ ACCEPTED: dict[str, tuple[str, Mutation, str | None]] = {
 
 REFUSED: dict[str, tuple[str, Mutation, Expected]] = {
     "utf16_export": ("metrics.csv saved as Excel 'Unicode text' (UTF-16)", reencode("metrics.csv", "utf-16"),
-                     Expected("metrics.csv", "file is UTF-16 (Excel's 'Unicode text'); save it as 'CSV UTF-8'")),
+                     Expected("metrics.csv", "file is UTF-16 (Excel's 'Unicode text' or a Windows editor); save it as "
+                                             "'CSV UTF-8' instead")),
+    "utf16_settings": ("edition.toml saved as UTF-16 by a Windows editor", reencode("edition.toml", "utf-16"),
+                       Expected("edition.toml", "file is UTF-16 (Excel's 'Unicode text' or a Windows editor); save "
+                                                "it as UTF-8 (in a text editor: Save with encoding → UTF-8)")),
+    "too_many_rows": ("metrics.csv with 501 valid rows, one more than the contract's limit",
+                      rewrite("metrics.csv", lambda d: d + "".join(
+                          f"extra_{n},小米集团,2024,{n},items,,额外{n},seed_article,,\n" for n in range(462)
+                      ).encode()),
+                      Expected("metrics.csv", "the table has 501 data rows; the data contract allows at most 500 "
+                                              "rows per table")),
     "latin1_file": ("references.csv in Latin-1 whose bytes happen to decode as GB18030 (would be mojibake)",
                     lambda f: (f / "references.csv").write_bytes(LATIN1_REFERENCES),
                     Expected("references.csv", "file is neither UTF-8 nor GB18030 Chinese text")),
@@ -294,8 +304,11 @@ def test_cli_build_fails_at_validation_with_the_same_message_and_publishes_nothi
     run = cli("build", "--edition", EDITION, sources=sources, tmp_path=tmp_path)
 
     assert run.returncode == 1
-    assert run.stderr == (f"build of edition '{EDITION}' failed; the last published report is unchanged.\n"
-                          f"check source_tables_valid failed: {error}\n")  # no Dagster log, no stack trace
+    progress, _, failure = run.stderr.partition(f"build of edition '{EDITION}' failed")
+    assert progress.splitlines() == [f"building edition {EDITION} (10 steps)", "  [1/10] source_tables",
+                                     "  [2/10] source_tables_source_tables_valid"]
+    assert failure == ("; nothing was published (the edition has no published version yet).\n"
+                       f"check source_tables_valid failed: {error}\n")  # no Dagster log, no stack trace
     assert not list((tmp_path / "reports").rglob("*.pdf"))
     evidence(record_property, "bad input", "cli_build", "`python -m pipeline build` on every_problem_at_once",
              f"exit {run.returncode}; stderr:\n{run.stderr.strip()}")

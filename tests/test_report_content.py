@@ -252,7 +252,7 @@ def test_table_columns_are_wide_enough_for_their_text() -> None:
     from pipeline.lib.validate import validate_edition
 
     analysis = analyse(validate_edition(read_edition(REAL.sources, "xiaomi-ecosystem-2025h1")))
-    html = render_pages(REAL.templates, analysis, build_charts(analysis.figures, REAL.fonts))["print"]
+    html = render_pages(REAL.templates, analysis, build_charts(analysis.figures, REAL.fonts)).print
     laid_out = layout_pdf(html, REAL.templates, REAL.fonts)
 
     def descendants(box):

@@ -139,6 +139,14 @@ def test_range_request_gets_206_and_exactly_those_bytes(base: str, archive: Fill
     assert beyond.status == 416
 
 
+def test_range_in_an_unknown_unit_is_ignored_and_gets_the_whole_file(base: str, archive: FilledArchive) -> None:
+    v = archive.demo[2]
+    whole = v.pdf_path.read_bytes()
+    answer = get(base, f"/editions/demo/{v.version}/demo_{v.version}.pdf", {"Range": "items=0-10"})
+    assert answer.status == 200  # RFC 9110, section 14.2: a recipient ignores a range unit it does not understand
+    assert answer.body == whole
+
+
 def test_if_none_match_gets_304_without_a_body(base: str, archive: FilledArchive) -> None:
     v = archive.demo[2]
     for path in (f"/editions/demo/{v.version}/demo_{v.version}.pdf", "/latest/demo.pdf"):
