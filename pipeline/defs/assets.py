@@ -39,6 +39,7 @@ from pipeline.lib import (
     fonts,
     formatting,
     kpis,
+    pdf_archival,
     publish,
     render,
     report_context,
@@ -156,11 +157,14 @@ def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart
 
 @asset(
     partitions_def=editions, group_name="report", kinds={"weasyprint", "pdf"}, owners=OWNERS,
-    code_version=_code_version(core, render, fetcher, fonts, templates=True),
-    description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step).",
+    code_version=_code_version(core, render, fetcher, fonts, pdf_archival, templates=True),
+    description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step): PDF/A-3a and "
+                "PDF/UA-1, with the edition's source files and a build manifest embedded.",
 )
-def report_pdf(report_html: dict[str, str], settings: ReportSettings) -> Output[bytes]:
-    pdf = core.make_pdf(settings.paths(), report_html["print"])
+def report_pdf(report_html: dict[str, str], validated_metrics: ValidatedEdition,
+               settings: ReportSettings) -> Output[bytes]:
+    paths = settings.paths()
+    pdf = core.make_pdf(paths, report_html["print"], core.embedded_sources(paths, validated_metrics))
     return Output(pdf.data, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
                                       "sha256": hashlib.sha256(pdf.data).hexdigest()})
 

@@ -10,8 +10,10 @@ import pandas as pd
 
 from pipeline.config import Paths
 from pipeline.lib.charts import RenderedChart, build_charts
+from pipeline.lib.code_version import report_code_version
 from pipeline.lib.consistency import Finding, check_consistency
 from pipeline.lib.kpis import compute_kpis, figures_table
+from pipeline.lib.pdf_archival import EmbeddedSources, write_options
 from pipeline.lib.render import gc_paused, layout_pdf, render_html, write_pdf
 from pipeline.lib.report_context import ReportContext
 from pipeline.lib.sources import read_edition
@@ -48,8 +50,15 @@ def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart
             "print": render_html(context, templates, interactive=False)}
 
 
-def make_pdf(paths: Paths, print_html: str) -> Pdf:
+def embedded_sources(paths: Paths, edition: ValidatedEdition) -> EmbeddedSources:
+    """What the PDF embeds about its making: the edition's files as read, fingerprint, code version, date."""
+    return EmbeddedSources.of(edition, report_code_version(paths.templates))
+
+
+def make_pdf(paths: Paths, print_html: str, sources: EmbeddedSources | None = None) -> Pdf:
     """The PDF bytes and page count; the laid-out pages are dropped before returning.
+
+    The PDF is PDF/A-3u and PDF/UA-1 (`pdf_archival`); `sources`, when given, are embedded as its associated files.
 
     Layout and export run under one garbage-collector pause, and the one collection at its end also frees the
     laid-out document, whose boxes reference each other in cycles: kept until some later full collection, every
@@ -57,7 +66,7 @@ def make_pdf(paths: Paths, print_html: str) -> Pdf:
     pages (tests) call `layout_pdf` themselves."""
     with gc_paused():
         laid_out = layout_pdf(print_html, paths.templates, paths.fonts)
-        pdf = Pdf(write_pdf(laid_out), laid_out.pages)
+        pdf = Pdf(write_pdf(laid_out, write_options(sources)), laid_out.pages)
         del laid_out
     return pdf
 
@@ -75,4 +84,4 @@ def build(paths: Paths, edition: str) -> Built:
     analysis = analyse(validate_edition(read_edition(paths.sources, edition)))
     charts = build_charts(analysis.figures, paths.fonts)
     html = render_pages(paths.templates, analysis, charts)
-    return Built(analysis, charts, html, make_pdf(paths, html["print"]))
+    return Built(analysis, charts, html, make_pdf(paths, html["print"], embedded_sources(paths, analysis.edition)))
