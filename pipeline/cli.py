@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline build [--edition E]`, `validate`, `editions`.
+"""Command line: `python -m pipeline build [--edition E]`, `validate`, `editions`, `verify FILE.pdf`.
 
 `build` runs the same Dagster job the UI runs, in this process, against the project's Dagster instance, so a
 CLI build appears in the UI's run history and asset catalog. Errors print as plain messages, not tracebacks."""
@@ -144,6 +144,17 @@ def validate(edition: str) -> int:
     return 0
 
 
+def verify(file: Path) -> int:
+    from pipeline.lib.verify import verify as verify_pdf
+
+    if not file.is_file():
+        raise ReportError(f"{file}: no such file")
+    verdict = verify_pdf(file)
+    print("\n".join(verdict.lines))
+    print("verified: the PDF keeps its promises" if verdict.ok else "NOT verified: see the FAIL lines above")
+    return 0 if verdict.ok else 1
+
+
 def editions() -> int:
     from pipeline.lib.sources import list_editions
 
@@ -161,12 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--edition", default=DEFAULT_EDITION, help=f"edition folder in sources/ ({DEFAULT_EDITION})")
         sub.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step log")
     commands.add_parser("editions", help="list the edition folders in sources/")
+    sub = commands.add_parser("verify", help="check a report PDF: conformance, archive sha256, rebuild from its "
+                                             "embedded sources")
+    sub.add_argument("file", type=Path, help="the PDF file")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             return build(args.edition, args.verbose)
         if args.command == "validate":
             return validate(args.edition)
+        if args.command == "verify":
+            return verify(args.file)
         return editions()
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
