@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline build [--edition E]`, `validate`, `editions`.
+"""Command line: `python -m pipeline build [--edition E]`, `validate`, `editions`, `verify FILE.pdf`.
 
 `build` runs the same Dagster job the UI runs, in this process, against the project's Dagster instance, so a
 CLI build appears in the UI's run history and asset catalog. Errors print as plain messages, not tracebacks."""
@@ -174,6 +174,17 @@ def validate(edition: str) -> int:
     return 0
 
 
+def verify(file: Path) -> int:
+    from pipeline.lib.verify import verify as verify_pdf
+
+    if not file.is_file():
+        raise ReportError(f"{file}: no such file")
+    verdict = verify_pdf(file)
+    print("\n".join(verdict.lines))
+    print("verified: the PDF keeps its promises" if verdict.ok else "NOT verified: see the FAIL lines above")
+    return 0 if verdict.ok else 1
+
+
 def editions() -> int:
     from pipeline.lib.sources import scan_editions
 
@@ -210,12 +221,17 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--edition", default=DEFAULT_EDITION, help=f"edition folder in sources/ ({DEFAULT_EDITION})")
         sub.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step log")
     commands.add_parser("editions", help="list the edition folders in sources/")
+    sub = commands.add_parser("verify", help="check a report PDF: conformance, archive sha256, rebuild from its "
+                                             "embedded sources")
+    sub.add_argument("file", type=Path, help="the PDF file")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             code = build(args.edition, args.verbose)
         elif args.command == "validate":
             code = validate(args.edition)
+        elif args.command == "verify":
+            code = verify(args.file)
         else:
             code = editions()
         sys.stdout.flush()  # here, so that a reader that left (`| head -1`) is handled below, not at exit

@@ -40,6 +40,7 @@ from pipeline.lib import (
     fonts,
     formatting,
     kpis,
+    pdf_archival,
     publish,
     render,
     report_context,
@@ -159,11 +160,14 @@ def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart
 
 @asset(
     partitions_def=editions, group_name="report", kinds={"weasyprint", "pdf"}, owners=OWNERS,
-    code_version=_code_version(core, render, fetcher, fonts, templates=True),
-    description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step).",
+    code_version=_code_version(core, render, fetcher, fonts, pdf_archival, templates=True),
+    description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step): PDF/A-3a and "
+                "PDF/UA-1, with the edition's source files and a build manifest embedded.",
 )
-def report_pdf(report_html: core.Pages, settings: ReportSettings) -> Output[bytes]:
-    pdf = core.make_pdf(settings.paths(), report_html.print)
+def report_pdf(report_html: core.Pages, validated_metrics: ValidatedEdition,
+               settings: ReportSettings) -> Output[bytes]:
+    sources = core.embedded_sources(validated_metrics, report_html.code_version)
+    pdf = core.make_pdf(settings.paths(), report_html.print, sources)
     return Output(pdf.data, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
                                       "sha256": hashlib.sha256(pdf.data).hexdigest()})
 

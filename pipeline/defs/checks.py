@@ -22,6 +22,7 @@ from pipeline.defs import markdown
 from pipeline.defs.assets import report_figures, report_pdf, source_tables
 from pipeline.defs.partitions import editions
 from pipeline.lib.build import Analysis
+from pipeline.lib.conformance import check_pdf
 from pipeline.lib.consistency import RULES
 from pipeline.lib.errors import SourceDataError
 from pipeline.lib.pdf_facts import read_pdf
@@ -93,4 +94,24 @@ def pdf_publishable(report_pdf: bytes) -> AssetCheckResult:
     )
 
 
-CHECKS = [source_tables_valid, figures_consistent, pdf_publishable]
+@asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
+             description="The PDF conforms to PDF/UA-1 and PDF/A-3a: zero failed rules of the offline validator "
+                         "(page-validation) for each profile. Blocks publishing when it fails.")
+def pdf_conformant(report_pdf: bytes) -> AssetCheckResult:
+    verdict = check_pdf(report_pdf)
+    failed = [{"profile": r.profile, "rule": r.rule_id, "count": r.count, "message": r.message}
+              for r in verdict.failed]
+    return AssetCheckResult(
+        passed=verdict.passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=verdict.summary(),
+        metadata={"failed_rule_count": len(failed), "validator": verdict.validator,
+                  "validator_seconds": round(verdict.seconds, 3),
+                  "profiles": MetadataValue.json({p.profile: {"compliant": p.compliant, "rules": p.rules_checked,
+                                                             "failed": len(p.failed)} for p in verdict.profiles}),
+                  "failed_rules": MetadataValue.md(markdown.table(failed, ["profile", "rule", "count", "message"])
+                                                   if failed else "none")},
+    )
+
+
+CHECKS = [source_tables_valid, figures_consistent, pdf_publishable, pdf_conformant]

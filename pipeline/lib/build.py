@@ -15,6 +15,7 @@ from pipeline.lib.code_version import read_tree, report_code_version
 from pipeline.lib.consistency import Finding, check_consistency
 from pipeline.lib.errors import RenderError, SourceDataError
 from pipeline.lib.kpis import compute_kpis, figures_table
+from pipeline.lib.pdf_archival import EmbeddedSources, write_options
 from pipeline.lib.render import gc_paused, layout_pdf, render_html, write_pdf
 from pipeline.lib.report_context import ReportContext
 from pipeline.lib.sources import EditionSources, read_edition
@@ -104,8 +105,16 @@ def preflight(paths: Paths, raw: EditionSources) -> Analysis:
 MAX_PAGES = 80
 
 
-def make_pdf(paths: Paths, print_html: str) -> Pdf:
+def embedded_sources(edition: ValidatedEdition, code_version: str) -> EmbeddedSources:
+    """What the PDF embeds about its making: the edition's files as read, fingerprint, the code version of the
+    rendered pages (`Pages.code_version`), date."""
+    return EmbeddedSources.of(edition, code_version)
+
+
+def make_pdf(paths: Paths, print_html: str, sources: EmbeddedSources | None = None) -> Pdf:
     """The PDF bytes and page count; the laid-out pages are dropped before returning.
+
+    The PDF is PDF/A-3a and PDF/UA-1 (`pdf_archival`); `sources`, when given, are embedded as its associated files.
 
     Layout and export run under one garbage-collector pause, and the one collection at its end also frees the
     laid-out document, whose boxes reference each other in cycles: kept until some later full collection, every
@@ -116,7 +125,7 @@ def make_pdf(paths: Paths, print_html: str) -> Pdf:
         if laid_out.pages > MAX_PAGES:
             raise RenderError(f"the report lays out to {laid_out.pages} pages; the data contract allows at most "
                               f"{MAX_PAGES} pages per document (is a table or section repeated once per row?)")
-        pdf = Pdf(write_pdf(laid_out), laid_out.pages)
+        pdf = Pdf(write_pdf(laid_out, write_options(sources)), laid_out.pages)
         del laid_out
     return pdf
 
@@ -134,4 +143,5 @@ def build(paths: Paths, edition: str) -> Built:
     analysis = analyse(validate_edition(read_edition(paths.sources, edition)))
     charts = build_charts(analysis.figures, paths.fonts)
     html = render_pages(paths.templates, analysis, charts)
-    return Built(analysis, charts, html, make_pdf(paths, html.print))
+    return Built(analysis, charts, html, make_pdf(paths, html.print, embedded_sources(analysis.edition,
+                                                                                    html.code_version)))

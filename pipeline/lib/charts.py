@@ -12,6 +12,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
+from pipeline.lib import chart_text
 from pipeline.lib.fonts import SANS, require_fonts
 from pipeline.lib.formatting import figure_text
 from pipeline.lib.kpis import latest_by_metric, period_order
@@ -71,6 +72,11 @@ class RenderedChart:
         cascade on each (measured: 14 % of the layout time); as an image it is parsed once by the SVG renderer and
         stays vector in the PDF."""
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+
+    @property
+    def alt_text(self) -> str:
+        """The chart's text alternative, written from the rows it plots (`chart_text`): <img alt>, aria-label."""
+        return chart_text.describe(self.title, chart_text.plotted_rows(self.spec), chart_text.chart_kind(self.spec))
 
 
 def chart_rows(latest: pd.DataFrame, ids: tuple[str, ...], scale: float = 1.0, names: dict[str, str] | None = None,

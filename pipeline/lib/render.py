@@ -159,7 +159,9 @@ def layout_pdf(html: str, templates: Path, fonts: Path) -> LaidOut:
     return LaidOut(document)
 
 
-def write_pdf(laid_out: LaidOut) -> bytes:
-    """Export the laid-out pages; PDF/UA-style tagging is off, metadata comes from the HTML head."""
+def write_pdf(laid_out: LaidOut, options: dict[str, object] | None = None) -> bytes:
+    """Export the laid-out pages; metadata comes from the HTML head. `options` are WeasyPrint's `write_pdf` options:
+    the report passes `pdf_archival.write_options(...)` (PDF/A-3u + PDF/UA-1, sources embedded); without them the
+    export is plain, untagged PDF (fragments in tests)."""
     with warnings_as_errors(), gc_paused():
-        return laid_out.document.write_pdf()
+        return laid_out.document.write_pdf(**(options or {}))

@@ -67,6 +67,7 @@ class EditionSources:
     notices: list[str] = field(default_factory=list)  # e.g. "metrics.csv was GB18030, decoded"
     problems: list[Problem] = field(default_factory=list)
     unreadable: frozenset[str] = frozenset()
+    contents: dict[str, bytes] = field(default_factory=dict, repr=False)  # the bytes read, for embedding in the PDF
 
 
 def _file_problem(file: str, rule: str, row: int | None = None, column: str | None = None) -> SourceDataError:
@@ -329,4 +330,5 @@ def read_edition(sources_root: Path, name: str) -> EditionSources:
         notices=notices,
         problems=problems,
         unreadable=frozenset(unreadable),
+        contents={name: data for name, data in contents.items() if data is not None},
     )

@@ -12,7 +12,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pandera.pandas as pa
@@ -292,6 +292,7 @@ class ValidatedEdition:
     references: pd.DataFrame
     fingerprint: str
     notices: list[str]
+    contents: dict[str, bytes] = field(default_factory=dict, repr=False)  # the files' bytes, as read
 
 
 def _text_problem(where: str, value: object, *, required: bool = True) -> Problem | None:
@@ -357,4 +358,4 @@ def validate_edition(raw: EditionSources) -> ValidatedEdition:
         raise SourceDataError(problems)
     typed = metrics.loc[:, list(METRIC_COLUMNS)].assign(value=metrics["value"].astype(float))
     return ValidatedEdition(raw.name, raw.meta, typed, references.loc[:, list(REFERENCE_COLUMNS)],
-                            raw.fingerprint, list(raw.notices))
+                            raw.fingerprint, list(raw.notices), dict(raw.contents))
