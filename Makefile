@@ -5,7 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
-EDITION ?= xiaomi-ecosystem-2025h1
+# REPORT: a report folder under templates/ (default: the only one); EDITION: an edition of it (default: the
+# report's default_edition in its report.toml).
+REPORT ?=
+EDITION ?=
+export REPORT
+EDITION_ARG := $(if $(EDITION),--edition $(EDITION))
 HOST ?= 127.0.0.1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
@@ -14,9 +19,9 @@ TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql
 
 .PHONY: report test ui serve preview bench bench-backfill faults lint lock clean system-pdf system-test venv dagster-home
 
-## report: build and publish the default edition (EDITION=...) through Dagster; prints where the files are
+## report: build and publish the default edition (REPORT=..., EDITION=...) through Dagster; prints where the files are
 report: system-pdf venv
-	$(PY) -m pipeline build --edition $(EDITION)
+	$(PY) -m pipeline build $(EDITION_ARG)
 
 ## test: lint, then the whole test suite (the command CI runs)
 test: system-test venv
@@ -33,7 +38,7 @@ serve: venv
 
 ## preview: rebuild on every change to templates/ or sources/, with live reload in the browser
 preview: system-pdf venv
-	$(PY) -m pipeline.preview --edition $(EDITION) --host $(HOST)
+	$(PY) -m pipeline.preview $(EDITION_ARG) --host $(HOST)
 
 ## bench: the performance benchmark; writes benchmarks/RESULTS.md
 bench: system-test venv

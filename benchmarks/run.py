@@ -59,6 +59,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 DEFAULT_EDITION = "xiaomi-ecosystem-2025h1"
+#: The report measured: its folder in a checkout (the base folder WeasyPrint resolves relative URLs against).
+REPORT_FOLDER = Path("templates") / "xiaomi-ecosystem"
 DEFAULT_FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 MIB = 1024 * 1024
 PACKAGES = ("dagster", "weasyprint", "pydyf", "vl-convert-python", "altair", "pandas", "pandera", "pypdf", "Jinja2",
@@ -260,7 +262,7 @@ def make_print_html(tree: Tree, edition: str) -> Path:
 
 def floor_once(tree: Tree, html: Path) -> Sample:
     """WeasyPrint alone in a new process, with the project's fetcher and base URL, as layout_pdf calls it."""
-    cmd = [sys.executable, "-c", FLOOR_SCRIPT, str(html), str(tree.root / "templates"), str(font_dir()),
+    cmd = [sys.executable, "-c", FLOOR_SCRIPT, str(html), str(tree.root / REPORT_FOLDER), str(font_dir()),
            str(tree.work / "floor.pdf")]
     return run_process(cmd, cwd=tree.root, env=tree.env(), log=tree.work / "floor.log")
 

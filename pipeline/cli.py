@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config import DEFAULT_EDITION, PROJECT_ROOT, Paths
+from pipeline.config import PROJECT_ROOT, Paths, report_folders
 from pipeline.lib.errors import ReportError
 
 if TYPE_CHECKING:
@@ -197,6 +197,24 @@ def editions() -> int:
     return 0
 
 
+def _default_edition() -> str:
+    from pipeline.lib.report_def import load_report
+
+    return load_report(Paths.from_env().templates).default_edition
+
+
+def reports() -> int:
+    """Each report folder: its id, title, language and default edition; the one being built is marked."""
+    from pipeline.lib.report_def import load_report
+
+    current = Paths.from_env().templates
+    for folder in report_folders():
+        report = load_report(folder)
+        mark = "*" if folder == current else " "
+        print(f"{mark} {folder.name}: {report.title} ({report.language}); default edition {report.default_edition}")
+    return 0
+
+
 def _system_error(error: BaseException) -> str | None:
     """One line for an error of the machine rather than of the input (full disk, read-only or locked Dagster
     home), or None if `error` is not one."""
@@ -218,18 +236,21 @@ def main(argv: list[str] | None = None) -> int:
     for name, help_text in (("build", "build and publish one edition through Dagster"),
                             ("validate", "check one edition's sources against the data contract")):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--edition", default=DEFAULT_EDITION, help=f"edition folder in sources/ ({DEFAULT_EDITION})")
+        sub.add_argument("--edition", help="edition folder in sources/ (default: the report's default edition)")
         sub.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step log")
     commands.add_parser("editions", help="list the edition folders in sources/")
+    commands.add_parser("reports", help="list the reports in templates/ with their default editions")
     sub = commands.add_parser("verify", help="check a report PDF: conformance, archive sha256, rebuild from its "
                                              "embedded sources")
     sub.add_argument("file", type=Path, help="the PDF file")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            code = build(args.edition, args.verbose)
+            code = build(args.edition or _default_edition(), args.verbose)
         elif args.command == "validate":
-            code = validate(args.edition)
+            code = validate(args.edition or _default_edition())
+        elif args.command == "reports":
+            code = reports()
         elif args.command == "verify":
             code = verify(args.file)
         else:

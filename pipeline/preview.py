@@ -38,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from pipeline.config import DEFAULT_EDITION, Paths
+from pipeline.config import Paths
 
 #: Steps that depend on the edition's data; skipped when its fingerprint is unchanged.
 DATA_STEPS = ("read", "validate", "analyse", "charts")
@@ -252,8 +252,9 @@ class Preview:
             return record
 
     def _run(self, record: BuildRecord, start: float) -> None:
-        from pipeline.lib.build import analyse, make_pdf, render_pages
+        from pipeline.lib.build import analyse, embedded_sources, make_pdf, render_pages
         from pipeline.lib.charts import build_charts
+        from pipeline.lib.report_def import load_report, report_definition_version
         from pipeline.lib.sources import edition_dir, fingerprint, read_edition
         from pipeline.lib.validate import validate_edition
 
@@ -266,7 +267,8 @@ class Preview:
             finally:
                 record.timings[name] = time.perf_counter() - began
 
-        current = fingerprint(edition_dir(self.paths.sources, self.edition))
+        definition = report_definition_version(self.paths.templates)
+        current = fingerprint(edition_dir(self.paths.sources, self.edition)) + definition
         if self._cache is not None and self._cache[0] == current:
             _, analysis, charts = self._cache
             record.reused = list(DATA_STEPS)
@@ -277,10 +279,11 @@ class Preview:
             with step("validate"):
                 validated = validate_edition(raw)
             with step("analyse"):
-                analysis = analyse(validated)
+                load_report.cache_clear()  # report.toml or charts.py may have changed: read the report afresh
+                analysis = analyse(load_report(self.paths.templates), validated)
             with step("charts"):
-                charts = build_charts(analysis.figures, self.paths.fonts)
-            current = raw.fingerprint  # what was actually read, in case a file changed in between
+                charts = build_charts(analysis.figures, analysis.report, self.paths.fonts)
+            current = raw.fingerprint + definition  # what was actually read, in case a file changed in between
             self._cache = (current, analysis, charts)
         record.fingerprint = current
         files = self.paths_of()
@@ -293,7 +296,7 @@ class Preview:
         self._set(bump=True, interactive=pages.interactive, print=pages.print, error=None, error_build=None,
                   good_build=record.number)
         with step("pdf"):
-            pdf = make_pdf(self.paths, pages.print)
+            pdf = make_pdf(self.paths, pages.print, embedded_sources(analysis.edition, pages.code_version))
             _atomic_write(files["pdf"], pdf.data)
         self._set(bump=False, pdf=pdf.data)
 
@@ -413,7 +416,7 @@ def make_server(preview: Preview, host: str, port: int) -> ThreadingHTTPServer:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.preview", description=__doc__.splitlines()[0])
-    parser.add_argument("--edition", default=DEFAULT_EDITION, help=f"edition folder in sources/ ({DEFAULT_EDITION})")
+    parser.add_argument("--edition", help="edition folder in sources/ (default: the report's default edition)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8001, help="port, 0 for any free one (default: 8001)")
     parser.add_argument("--out", type=Path, default=None,
@@ -423,11 +426,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     from pipeline.lib.errors import ReportError
+    from pipeline.lib.report_def import load_report
     from pipeline.lib.sources import edition_dir
 
     args = parse_args(argv)
     paths = Paths.from_env()
     try:
+        args.edition = args.edition or load_report(paths.templates).default_edition
         edition_dir(paths.sources, args.edition)
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)

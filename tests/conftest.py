@@ -10,13 +10,17 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, materialize
 
-from pipeline.config import DEFAULT_EDITION, Paths
+from pipeline.config import Paths
 from pipeline.defs.assets import ASSETS
 from pipeline.defs.checks import CHECKS
 from pipeline.defs.resources import ReportSettings
 from pipeline.lib.pdf_facts import PdfFacts, read_pdf
+from pipeline.lib.report_def import load_report
 
 REAL = Paths.from_env()
+#: The report this code location builds, and the edition `make report` builds by default.
+REPORT = load_report(REAL.templates)
+DEFAULT_EDITION = REPORT.default_edition
 
 
 def copy_edition(root: Path, edition: str = DEFAULT_EDITION, as_name: str | None = None) -> Path:

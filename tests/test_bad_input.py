@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
-from pipeline.config import DEFAULT_EDITION, PROJECT_ROOT
+from pipeline.config import PROJECT_ROOT
 from pipeline.lib.errors import ReportError, SourceDataError
 from pipeline.lib.sources import EDITION_FILES, read_edition
 from pipeline.lib.validate import ValidatedEdition, validate_edition
-from tests.conftest import copy_edition, materialize_edition
+from tests.conftest import DEFAULT_EDITION, copy_edition, materialize_edition
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 EDITION = DEFAULT_EDITION
@@ -305,8 +305,8 @@ def test_cli_build_fails_at_validation_with_the_same_message_and_publishes_nothi
 
     assert run.returncode == 1
     progress, _, failure = run.stderr.partition(f"build of edition '{EDITION}' failed")
-    assert progress.splitlines() == [f"building edition {EDITION} (10 steps)", "  [1/10] source_tables",
-                                     "  [2/10] source_tables_source_tables_valid"]
+    assert progress.splitlines() == [f"building edition {EDITION} (11 steps)", "  [1/11] source_tables",
+                                     "  [2/11] source_tables_source_tables_valid"]
     assert failure == ("; nothing was published (the edition has no published version yet).\n"
                        f"check source_tables_valid failed: {error}\n")  # no Dagster log, no stack trace
     assert not list((tmp_path / "reports").rglob("*.pdf"))

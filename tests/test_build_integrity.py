@@ -20,11 +20,11 @@ from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
 from pipeline.cli import _failure_messages
-from pipeline.config import DEFAULT_EDITION, PROJECT_ROOT
+from pipeline.config import PROJECT_ROOT
 from pipeline.lib.pdf_facts import read_pdf
 from pipeline.lib.publish import history, latest
 from pipeline.lib.sources import read_edition
-from tests.conftest import REAL, copy_edition
+from tests.conftest import DEFAULT_EDITION, REAL, copy_edition
 from tests.test_dagster_webserver import ADD_PARTITION, LOCATION, REPOSITORY, TERMINAL, dagster_ui  # noqa: F401
 from tests.test_faults import cli_env, evidence, run_build, templates
 

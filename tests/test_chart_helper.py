@@ -13,10 +13,11 @@ import pytest
 from pipeline.config import Paths
 from pipeline.lib import svg_engine
 from pipeline.lib.build import analyse
-from pipeline.lib.charts import CHARTS, build_charts
+from pipeline.lib.charts import build_charts
 from pipeline.lib.errors import ChartError
 from pipeline.lib.sources import read_edition
 from pipeline.lib.validate import validate_edition
+from tests.conftest import REPORT
 
 PATHS = Paths.from_env()
 POINT = {"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}}
@@ -30,7 +31,7 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def figures(sources: Path = PATHS.sources):
-    return analyse(validate_edition(read_edition(sources, "xiaomi-ecosystem-2025h1"))).figures
+    return analyse(REPORT, validate_edition(read_edition(sources, "xiaomi-ecosystem-2025h1"))).figures
 
 
 def helpers() -> list[psutil.Process]:
@@ -38,9 +39,9 @@ def helpers() -> list[psutil.Process]:
 
 
 def test_charts_come_from_a_helper_that_is_gone_afterwards() -> None:
-    charts = build_charts(figures(), PATHS.fonts)
+    charts = build_charts(figures(), REPORT, PATHS.fonts)
 
-    assert [c.chart_id for c in charts] == [c.chart_id for c in CHARTS]
+    assert [c.chart_id for c in charts] == [c.chart_id for c in REPORT.charts]
     assert all(c.svg.startswith("<svg") and "Noto Sans CJK SC" in c.svg for c in charts)
     assert helpers() == []  # nothing left holding the chart engine's memory
 
@@ -78,11 +79,11 @@ def test_a_helper_that_hangs_is_stopped_and_reported(monkeypatch: pytest.MonkeyP
 
 def test_unchanged_charts_come_from_the_cache_without_a_helper(own_cache: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 tmp_path: Path) -> None:
-    first = build_charts(figures(), PATHS.fonts)
+    first = build_charts(figures(), REPORT, PATHS.fonts)
     assert len(list(own_cache.iterdir())) == len(first)
 
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))  # a helper could not start now
-    again = build_charts(figures(), PATHS.fonts)
+    again = build_charts(figures(), REPORT, PATHS.fonts)
     assert [c.svg for c in again] == [c.svg for c in first]
 
     # A data edit redraws exactly the charts whose plotted figures changed.
@@ -97,7 +98,7 @@ def test_unchanged_charts_come_from_the_cache_without_a_helper(own_cache: Path, 
     value = cells[lines[0].split(",").index("value")]
     lines[row] = lines[row].replace(f",{value},", f",{int(float(value)) + 1},", 1)
     metrics.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    edited = build_charts(figures(sources), PATHS.fonts)
+    edited = build_charts(figures(sources), REPORT, PATHS.fonts)
     pairs = list(zip(edited, first, strict=True))
     replotted = {new.chart_id for new, old in pairs if new.data != old.data}
     assert replotted and {new.chart_id for new, old in pairs if new.svg != old.svg} == replotted

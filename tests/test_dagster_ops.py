@@ -27,7 +27,7 @@ from pipeline.defs.automation import (
     latest_edition,
     latest_edition_schedule,
 )
-from pipeline.lib.consistency import RULES
+from pipeline.defs.checks import RULES
 from pipeline.lib.sources import fingerprint
 from pipeline.lib.validate import SCHEMA_VERSION
 from tests.conftest import copy_edition, materialize_edition, settings_for

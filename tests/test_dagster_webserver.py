@@ -23,7 +23,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
-from pipeline.lib.consistency import RULES
+from pipeline.defs.checks import RULES
 from tests.conftest import copy_edition
 from tests.team_stack import WORKSPACE, stop_group
 

@@ -27,14 +27,14 @@ from dagster import DagsterInstance, materialize
 
 import pipeline.lib.publish as publish_module
 from pipeline.cli import _failure_messages
-from pipeline.config import DEFAULT_EDITION, PROJECT_ROOT
+from pipeline.config import PROJECT_ROOT
 from pipeline.defs.assets import ASSETS
 from pipeline.defs.checks import CHECKS
 from pipeline.defs.resources import ReportSettings
 from pipeline.lib.errors import ReportError
 from pipeline.lib.publish import PublishedVersion, PublishError, get_version, history, latest, publish
 from pipeline.lib.sources import read_edition
-from tests.conftest import REAL, copy_edition
+from tests.conftest import DEFAULT_EDITION, REAL, copy_edition
 
 EDITION = DEFAULT_EDITION
 NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device"
@@ -52,9 +52,17 @@ def evidence(record_property, area: str, case: str, done: str, seen: str) -> Non
     record_property("fault_row", json.dumps(row, ensure_ascii=False))
 
 
-def templates(folder: Path, body: str = "", stylesheet: str = STYLESHEET) -> Path:
-    """A templates folder with the one-page report; `body` is extra markup in it (e.g. a forbidden image)."""
+def report_folder(folder: Path) -> Path:
+    """A report folder with the real report's definition (report.toml, charts.py) and no templates yet."""
     folder.mkdir(parents=True)
+    for name in ("report.toml", "charts.py"):
+        shutil.copy(REAL.templates / name, folder / name)
+    return folder
+
+
+def templates(folder: Path, body: str = "", stylesheet: str = STYLESHEET) -> Path:
+    """A report folder with the one-page template; `body` is extra markup in it (e.g. a forbidden image)."""
+    report_folder(folder)
     (folder / "strategy_report.html.j2").write_text(ONE_PAGE.replace("{{ BODY }}", body), encoding="utf-8")
     (folder / "report.css").write_text(stylesheet, encoding="utf-8")
     return folder
@@ -186,10 +194,10 @@ def break_stage(stage: str, published: Published, tmp_path: Path, monkeypatch: p
     elif stage == "renderer":
         tpl = templates(tmp_path / "templates", '<img src="http://127.0.0.1:9/chart.png">')
     elif stage == "pdf_check":
-        tpl = tmp_path / "templates"
-        tpl.mkdir()
-        (tpl / "strategy_report.html.j2").write_text("<html><body><p>{{ F.smartphone_global_share.text }}</p>"
-                                                     "</body></html>", encoding="utf-8")
+        tpl = report_folder(tmp_path / "templates")
+        (tpl / "strategy_report.html.j2").write_text('<html lang="en"><head><title>t</title></head><body><p>'
+                                                     "{{ F.smartphone_global_share.text }}</p></body></html>",
+                                                     encoding="utf-8")
         (tpl / "report.css").write_text("html { font-family: monospace; }", encoding="utf-8")
     elif stage == "disk_full":
         monkeypatch.setattr(os, "fsync", fsync_fails_in(reports))

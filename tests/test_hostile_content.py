@@ -5,6 +5,7 @@ folder leads out of sources/ or reports/."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import logging
@@ -20,16 +21,17 @@ from typing import ClassVar
 import altair as alt
 import pytest
 
-from pipeline.config import DEFAULT_EDITION, Paths
+from pipeline.config import Paths
 from pipeline.lib.build import Built, build
-from pipeline.lib.charts import ChartSpec, build_charts, chart_rows
+from pipeline.lib.charts import build_charts
 from pipeline.lib.errors import EditionNotFound, RenderError
 from pipeline.lib.fetcher import ProjectURLFetcher
 from pipeline.lib.pdf_facts import PdfFacts, read_pdf
 from pipeline.lib.publish import PublishError, check_edition, publish
 from pipeline.lib.render import layout_pdf, write_pdf
+from pipeline.lib.report_def import ChartDecl
 from pipeline.lib.sources import edition_dir, list_editions, read_edition
-from tests.conftest import REAL, copy_edition
+from tests.conftest import DEFAULT_EDITION, REAL, copy_edition
 
 EDITION = DEFAULT_EDITION
 
@@ -218,10 +220,11 @@ def test_gb18030_sources_reach_the_report_without_mojibake(hostile: Built, pdf_t
 def test_chart_labels_from_data_are_escaped_in_svg_and_pdf(hostile: Built, tmp_path: Path,
                                                           record_property) -> None:
     ids = ("smartphone_global_share", "mihome_connected_devices")
-    spec = ChartSpec("hostile_labels", "标签", "标签来自数据。", ids,
-                     lambda latest: alt.Chart(chart_rows(latest, ids)).mark_bar().encode(
+    spec = ChartDecl("hostile_labels", "标签", "标签来自数据。", ids,
+                     lambda kit: alt.Chart(kit.rows(ids)).mark_bar().encode(
                          alt.X("name:N", axis=alt.Axis(labelLimit=0, labelAngle=0)), alt.Y("value:Q")))
-    [chart] = build_charts(hostile.analysis.figures, REAL.fonts, charts=(spec,))
+    report = dataclasses.replace(hostile.analysis.report, charts=(spec,))
+    [chart] = build_charts(hostile.analysis.figures, report, REAL.fonts)
 
     svg = ET.fromstring(chart.svg)
     tags = {element.tag.rsplit("}", 1)[-1] for element in svg.iter()}

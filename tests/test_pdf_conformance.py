@@ -18,7 +18,6 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from pipeline import cli
-from pipeline.config import DEFAULT_EDITION
 from pipeline.defs.assets import ASSETS
 from pipeline.defs.checks import CHECKS
 from pipeline.defs.resources import ReportSettings
@@ -31,7 +30,7 @@ from pipeline.lib.pdf_archival import write_options
 from pipeline.lib.render import layout_pdf, write_pdf
 from pipeline.lib.sources import fingerprint, read_edition
 from pipeline.lib.validate import validate_edition
-from tests.conftest import REAL, Materialized, copy_edition
+from tests.conftest import DEFAULT_EDITION, REAL, REPORT, Materialized, copy_edition
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_FILES = ("edition.toml", "metrics.csv", "references.csv")
@@ -42,8 +41,8 @@ HEADING_SKIP = '<h5 id="skipped">跳级的标题</h5>'
 @pytest.fixture(scope="module")
 def print_html() -> str:
     """The print HTML of the shipped edition, as the report_html asset makes it."""
-    analysis = analyse(validate_edition(read_edition(REAL.sources, DEFAULT_EDITION)))
-    return render_pages(REAL.templates, analysis, build_charts(analysis.figures, REAL.fonts)).print
+    analysis = analyse(REPORT, validate_edition(read_edition(REAL.sources, DEFAULT_EDITION)))
+    return render_pages(REAL.templates, analysis, build_charts(analysis.figures, analysis.report, REAL.fonts)).print
 
 
 def conformance_evaluation(result):

@@ -19,7 +19,8 @@ from typing import TypeVar
 
 import pytest
 
-from pipeline.config import DEFAULT_EDITION, PROJECT_ROOT, Paths
+from pipeline.config import PROJECT_ROOT, Paths
+from tests.conftest import DEFAULT_EDITION
 from tests.webhelpers import stop_process
 
 T = TypeVar("T")

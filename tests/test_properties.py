@@ -16,12 +16,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import DEFAULT_EDITION
 from pipeline.lib.errors import ReportError, SourceDataError
 from pipeline.lib.sources import EDITION_FILES, read_edition
 from pipeline.lib.units import QUALIFIERS, UNITS, in_range
 from pipeline.lib.validate import METRIC_COLUMNS, ValidatedEdition, validate_edition
-from tests.conftest import REAL
+from tests.conftest import DEFAULT_EDITION, REAL
 
 EDITION = DEFAULT_EDITION
 REAL_METRICS = (REAL.sources / EDITION / "metrics.csv").read_bytes()

@@ -14,7 +14,7 @@ from pipeline.config import Paths
 from pipeline.lib.build import build
 from pipeline.lib.formatting import figure_text
 from pipeline.lib.pdf_facts import read_pdf
-from tests.conftest import REAL, copy_edition
+from tests.conftest import REAL, REPORT, copy_edition
 
 #: Product and programme names that contain digits; they are names, not figures.
 NAMES_WITH_DIGITS = ("Model 3/Y", "SU7", "ET5", "1+8+N", "汉EV")
@@ -251,8 +251,8 @@ def test_table_columns_are_wide_enough_for_their_text() -> None:
     from pipeline.lib.sources import read_edition
     from pipeline.lib.validate import validate_edition
 
-    analysis = analyse(validate_edition(read_edition(REAL.sources, "xiaomi-ecosystem-2025h1")))
-    html = render_pages(REAL.templates, analysis, build_charts(analysis.figures, REAL.fonts)).print
+    analysis = analyse(REPORT, validate_edition(read_edition(REAL.sources, "xiaomi-ecosystem-2025h1")))
+    html = render_pages(REAL.templates, analysis, build_charts(analysis.figures, analysis.report, REAL.fonts)).print
     laid_out = layout_pdf(html, REAL.templates, REAL.fonts)
 
     def descendants(box):

@@ -50,6 +50,7 @@ from pipeline.lib import (
 )
 from pipeline.lib.charts import RenderedChart, build_charts
 from pipeline.lib.code_version import modules_version
+from pipeline.lib.report_def import load_report
 from pipeline.lib.sources import EditionSources, read_edition
 from pipeline.lib.storage import archive_location
 from pipeline.lib.validate import SCHEMA_VERSION, ValidatedEdition, validate_edition
@@ -113,11 +114,11 @@ def validated_metrics(source_tables: EditionSources) -> Output[ValidatedEdition]
 
 @asset(
     partitions_def=editions, group_name="metrics", kinds={"pandas"}, owners=OWNERS,
-    code_version=_code_version(core, kpis, consistency, formatting),
+    code_version=_code_version(core, kpis, consistency, formatting, templates=True),
     description="Source figures plus derived KPIs (each with its formula), and the cross-figure consistency findings.",
 )
-def report_figures(validated_metrics: ValidatedEdition) -> Output[core.Analysis]:
-    analysis = core.analyse(validated_metrics)
+def report_figures(validated_metrics: ValidatedEdition, settings: ReportSettings) -> Output[core.Analysis]:
+    analysis = core.analyse(load_report(settings.paths().templates), validated_metrics)
     derived = analysis.figures[analysis.figures["derived"]]
     rows = [{"KPI": r["metric_id"], "期间": r["period"], "数值": f"{r['value']:.4g}", "公式": r["formula"]}
             for r in derived.to_dict(orient="records")]
@@ -134,11 +135,11 @@ def report_figures(validated_metrics: ValidatedEdition) -> Output[core.Analysis]
 
 @asset(
     partitions_def=editions, group_name="report", kinds={"altair", "svg"}, owners=OWNERS,
-    code_version=_code_version(charts, fonts, formatting, kpis),
+    code_version=_code_version(charts, fonts, formatting, kpis, templates=True),
     description="Altair charts from the figures: Vega-Lite specs (interactive HTML) and SVG (PDF), CJK font.",
 )
 def report_charts(report_figures: core.Analysis, settings: ReportSettings) -> Output[list[RenderedChart]]:
-    rendered = build_charts(report_figures.figures, settings.paths().fonts)
+    rendered = build_charts(report_figures.figures, report_figures.report, settings.paths().fonts)
     return Output(rendered, metadata={
         "chart_count": len(rendered),
         "charts": MetadataValue.md("\n".join(f"{c.number}. {c.title} (`{c.chart_id}`)" for c in rendered)),

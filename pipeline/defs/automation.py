@@ -36,17 +36,20 @@ from dagster import (
     sensor,
 )
 
+from pipeline.config import Paths
 from pipeline.defs.assets import build_report
 from pipeline.defs.partitions import editions
 from pipeline.defs.resources import ReportSettings
 from pipeline.defs.runs import orphaned_runs_sensor
 from pipeline.lib.errors import SourceDataError
+from pipeline.lib.report_def import load_report
 from pipeline.lib.sources import EDITION_FILE, decode, fingerprint, list_editions
 
 CRON_ENV = "REPORT_SCHEDULE_CRON"
 TIMEZONE_ENV = "REPORT_SCHEDULE_TIMEZONE"
+#: When the report's definition names no schedule.
 DEFAULT_CRON = "0 7 * * 1-5"  # 07:00 on weekdays
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = "UTC"
 
 #: How often the daemon evaluates the sources sensor. A tick hashes three small files per edition.
 SENSOR_INTERVAL_SECONDS = 30
@@ -68,8 +71,8 @@ def latest_edition(sources_root: Path) -> str | None:
     """The edition the schedule rebuilds: the one whose edition.toml carries the newest date; on equal dates, or
     among editions without a readable date (which rank below dated ones), the last by folder name.
 
-    Why not simply the last folder name: names start with the subject (`xiaomi-ecosystem-2025h1`), so with two
-    subjects the alphabet, not time, would decide ("xiaomi-…-2025h1" after "acme-…-2026h1"). The date in
+    Why not simply the last folder name: names start with the subject (`acme-ecosystem-2025h1`), so with two
+    subjects the alphabet, not time, would decide ("zeta-…-2025h1" after "acme-…-2026h1"). The date in
     edition.toml is the report's own date, which the data contract requires; the name order only breaks ties."""
     names = list_editions(sources_root)
     return max(names, key=lambda name: (edition_date(sources_root / name) or date.min, name), default=None)
@@ -80,10 +83,12 @@ def latest_edition(sources_root: Path) -> str | None:
 
 def build_latest_edition_schedule(cron_schedule: str | None = None, timezone: str | None = None) -> ScheduleDefinition:
     """The schedule, with cron and timezone from the arguments, else REPORT_SCHEDULE_CRON and
-    REPORT_SCHEDULE_TIMEZONE, else 07:00 on weekdays in Asia/Shanghai. A bad value fails the code location's load
+    REPORT_SCHEDULE_TIMEZONE, else the report's [schedule], else 07:00 on weekdays in UTC. A bad value fails the code location's load
     with a message naming the variable, instead of a schedule that silently never fires."""
-    cron_schedule = cron_schedule or os.environ.get(CRON_ENV, "").strip() or DEFAULT_CRON
-    timezone = timezone or os.environ.get(TIMEZONE_ENV, "").strip() or DEFAULT_TIMEZONE
+    report = load_report(Paths.from_env().templates)
+    cron_schedule = (cron_schedule or os.environ.get(CRON_ENV, "").strip() or report.schedule_cron
+                     or DEFAULT_CRON)
+    timezone = timezone or os.environ.get(TIMEZONE_ENV, "").strip() or report.schedule_timezone or DEFAULT_TIMEZONE
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as error:

@@ -18,18 +18,21 @@ from dagster import (
     multi_asset_check,
 )
 
+from pipeline.config import Paths
 from pipeline.defs import markdown
 from pipeline.defs.assets import report_figures, report_pdf, source_tables
 from pipeline.defs.partitions import editions
 from pipeline.lib.build import Analysis
 from pipeline.lib.conformance import check_pdf
-from pipeline.lib.consistency import RULES
 from pipeline.lib.errors import SourceDataError
 from pipeline.lib.pdf_facts import read_pdf
+from pipeline.lib.report_def import load_report
 from pipeline.lib.sources import EditionSources
 from pipeline.lib.validate import SCHEMA_VERSION, validate_edition
 
 FIGURES_KEY = report_figures.key
+#: The report's consistency rules become one check each; the report is the one this code location builds.
+RULES = load_report(Paths.from_env().templates).rules
 
 #: Checks are partitioned like their assets (else a check loads every edition's data); the API is in preview.
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)

@@ -18,6 +18,7 @@ from pipeline.lib.kpis import compute_kpis, figures_table
 from pipeline.lib.pdf_archival import EmbeddedSources, write_options
 from pipeline.lib.render import gc_paused, layout_pdf, render_html, write_pdf
 from pipeline.lib.report_context import ReportContext
+from pipeline.lib.report_def import Report, load_report
 from pipeline.lib.sources import EditionSources, read_edition
 from pipeline.lib.template_check import render_problems, template_name
 from pipeline.lib.validate import ValidatedEdition, validate_edition
@@ -27,6 +28,7 @@ from pipeline.lib.validate import ValidatedEdition, validate_edition
 class Analysis:
     """Validated data and everything computed from it: the input of charts and rendering."""
 
+    report: Report
     edition: ValidatedEdition
     figures: pd.DataFrame
     skipped_kpis: list[str]
@@ -39,11 +41,11 @@ class Pdf:
     pages: int
 
 
-def analyse(validated: ValidatedEdition) -> Analysis:
-    """KPIs and consistency findings for a validated edition."""
-    kpis, skipped = compute_kpis(validated.metrics)
+def analyse(report: Report, validated: ValidatedEdition) -> Analysis:
+    """The report's KPIs and consistency findings for a validated edition."""
+    kpis, skipped = compute_kpis(validated.metrics, report.kpis, report.label("derived_locator"))
     figures = figures_table(validated.metrics, kpis)
-    return Analysis(validated, figures, skipped, check_consistency(figures))
+    return Analysis(report, validated, figures, skipped, check_consistency(figures, report.rules))
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ def _render(context: ReportContext, files: dict[str, bytes], *, interactive: boo
 def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart]) -> Pages:
     """Render both documents from one read of the templates folder."""
     files = read_tree(templates)
-    context = ReportContext(analysis.edition, analysis.figures, charts, analysis.findings, analysis.skipped_kpis)
+    context = ReportContext(analysis.report, analysis.edition, analysis.figures, charts, analysis.findings,
+                            analysis.skipped_kpis)
     return Pages(_render(context, files, interactive=True), _render(context, files, interactive=False),
                  report_code_version(files))
 
@@ -79,22 +82,24 @@ def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart
 def check_template(templates: Path, analysis: Analysis) -> None:
     """Render the print document with the charts' specs but no SVG: raises what `render_pages` would raise about
     the template and the figures it uses, at a fraction of a build's cost."""
-    context = ReportContext(analysis.edition, analysis.figures, declared_charts(analysis.figures),
-                            analysis.findings, analysis.skipped_kpis)
+    context = ReportContext(analysis.report, analysis.edition, analysis.figures,
+                            declared_charts(analysis.figures, analysis.report), analysis.findings,
+                            analysis.skipped_kpis)
     _render(context, read_tree(templates), interactive=False)
 
 
 def preflight(paths: Paths, raw: EditionSources) -> Analysis:
     """Everything a build refuses before it draws anything, all at once where possible: the data contract (every
     problem of every file), the template named in edition.toml, and every figure and chart the template uses."""
+    report = load_report(paths.templates)
     try:
         validated = validate_edition(raw)
     except SourceDataError as error:
-        name = template_name(raw.meta)
+        name = template_name(raw.meta, report.template)
         missing = [] if (paths.templates / name).is_file() else render_problems(
             jinja2.TemplateNotFound(name), name, set(read_tree(paths.templates))) or []
         raise SourceDataError([*error.problems, *missing]) from None
-    analysis = analyse(validated)
+    analysis = analyse(report, validated)
     check_template(paths.templates, analysis)
     return analysis
 
@@ -140,8 +145,8 @@ class Built:
 
 def build(paths: Paths, edition: str) -> Built:
     """Sources to PDF bytes, in memory; publishing is a separate step."""
-    analysis = analyse(validate_edition(read_edition(paths.sources, edition)))
-    charts = build_charts(analysis.figures, paths.fonts)
+    analysis = analyse(load_report(paths.templates), validate_edition(read_edition(paths.sources, edition)))
+    charts = build_charts(analysis.figures, analysis.report, paths.fonts)
     html = render_pages(paths.templates, analysis, charts)
     return Built(analysis, charts, html, make_pdf(paths, html.print, embedded_sources(analysis.edition,
                                                                                     html.code_version)))

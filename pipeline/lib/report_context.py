@@ -16,9 +16,8 @@ from pipeline.lib.consistency import Finding
 from pipeline.lib.errors import ReportError
 from pipeline.lib.formatting import figure_markup, figure_text
 from pipeline.lib.kpis import latest_by_metric, period_order
+from pipeline.lib.report_def import Report
 from pipeline.lib.validate import ValidatedEdition
-
-DEFAULT_TEMPLATE = "strategy_report.html.j2"
 
 
 class MissingFigure(ReportError, KeyError):
@@ -61,10 +60,28 @@ class FigureRef:
 
 
 class FigureIndex:
-    """`F.metric_id` or `F['metric_id']`: the latest-period row of that metric."""
+    """`F.metric_id` or `F['metric_id']`: the latest-period row of that metric. Every period stays available:
+    `series(id)` in a template gives them all, oldest first, and `figure(id, period)` one of them."""
 
     def __init__(self, figures: pd.DataFrame):
         self._rows = {k: FigureRef(v) for k, v in latest_by_metric(figures).to_dict(orient="index").items()}
+        ordered = figures.assign(_order=figures["period"].map(period_order)).sort_values(["metric_id", "_order"])
+        self._series: dict[str, list[FigureRef]] = defaultdict(list)
+        for row in ordered.drop(columns="_order").to_dict(orient="records"):
+            self._series[row["metric_id"]].append(FigureRef(row))
+
+    def series(self, name: str) -> list[FigureRef]:
+        """Every period of a figure, oldest first."""
+        if name not in self._series:
+            raise MissingFigure(name)
+        return list(self._series[name])
+
+    def at(self, name: str, period: str) -> FigureRef:
+        """The figure for one period."""
+        for ref in self.series(name):
+            if ref.row["period"] == period:
+                return ref
+        raise MissingFigure(f"{name}@{period}")
 
     def __getattr__(self, name: str) -> FigureRef:
         if name.startswith("_"):
@@ -106,6 +123,7 @@ class Numbering:
 
 @dataclass(frozen=True)
 class ReportContext:
+    report: Report
     edition: ValidatedEdition
     figures: pd.DataFrame
     charts: list[RenderedChart]
@@ -114,7 +132,7 @@ class ReportContext:
 
     @property
     def template(self) -> str:
-        return str(self.edition.meta["edition"].get("template", DEFAULT_TEMPLATE))
+        return str(self.edition.meta["edition"].get("template", self.report.template))
 
     def as_template_vars(self, numbering: Numbering | None = None) -> dict[str, object]:
         numbering = numbering or Numbering()
@@ -149,12 +167,15 @@ class ReportContext:
 
         sources = self.figures[~self.figures["derived"]].copy()
         sources["order"] = sources["period"].map(period_order)
+        figures = FigureIndex(self.figures)
         return {
             "meta": self.edition.meta["edition"],
             "edition_name": self.edition.name,
             "fingerprint": self.edition.fingerprint,
             "notes": self.edition.meta.get("notes", []),
-            "F": FigureIndex(self.figures),
+            "F": figures,
+            "series": figures.series,
+            "figure": figures.at,
             "source_rows": [FigureRef(r) for r in sources.to_dict(orient="records")],
             "derived_rows": [FigureRef(r) for r in self.figures[self.figures["derived"]].to_dict(orient="records")],
             "references": [dict(r, number=ref_number[r["source_id"]]) for r in refs.to_dict(orient="records")],

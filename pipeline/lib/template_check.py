@@ -13,15 +13,16 @@ import traceback
 import jinja2
 
 from pipeline.lib.errors import Problem
-from pipeline.lib.report_context import DEFAULT_TEMPLATE, MissingFigure
+from pipeline.lib.report_context import MissingFigure
 from pipeline.lib.sources import EDITION_FILE
 
 TEMPLATE_RULE = "no such template in the templates folder; template names a .html.j2 file there"
 
 
-def template_name(meta: dict[str, object]) -> str:
+def template_name(meta: dict[str, object], default: str) -> str:
+    """The template an edition is rendered with: its edition.toml's, else the report's (`default`)."""
     edition = meta.get("edition")
-    return str(edition.get("template", DEFAULT_TEMPLATE)) if isinstance(edition, dict) else DEFAULT_TEMPLATE
+    return str(edition.get("template", default)) if isinstance(edition, dict) else default
 
 
 def _template_line(error: BaseException, names: set[str]) -> tuple[str | None, int | None]:

@@ -1,0 +1,243 @@
+"""A report is a folder of its own; the engine holds none.
+
+The folder holds everything about one report and nothing about any other: `report.toml` (its title, language,
+default edition and schedule, its data contract, its derived KPIs, its consistency rules and its charts'
+titles and captions), its Jinja templates and stylesheet, and `charts.py` (how each declared chart is drawn,
+with the engine's chart kit). `load_report` reads and checks it once: every formula is parsed against the
+figures the contract declares and the KPIs before it, every chart has a builder, and an error names the file,
+the line and the entry, before any edition is read."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pipeline.lib.errors import ReportError
+from pipeline.lib.formulas import Formula, FormulaError, parse
+from pipeline.lib.units import UNITS
+
+REPORT_FILE = "report.toml"
+CHARTS_FILE = "charts.py"
+PERIOD_RULES = ("same", "prior_year")  # a KPI's period: its first input's, or the year before it
+
+
+class ReportDefinitionError(ReportError):
+    """The report's own folder is wrong (a formula, a unit, a missing builder): a fix for the report's author."""
+
+
+@dataclass(frozen=True)
+class Kpi:
+    metric_id: str
+    label: str  # may hold {period} or {part}: the KPI's period as the report writes it
+    unit: str
+    formula: Formula
+    period: str  # one of PERIOD_RULES
+    entity_from: str  # the input whose entity the KPI inherits
+    note: str = ""  # printed after the formula, e.g. why a baseline equals itself
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.formula.names
+
+    @property
+    def shown_formula(self) -> str:
+        return self.formula.shown + self.note
+
+
+@dataclass(frozen=True)
+class Rule:
+    check_id: str
+    title: str
+    holds: Formula  # true when the figures are consistent
+    passed: str  # Jinja text for the data note when it holds ({{ F.id }} prints a figure)
+    failed: str  # … and when it does not
+
+    @property
+    def metric_ids(self) -> tuple[str, ...]:
+        named = [*self.holds.names, *re.findall(r"F\.(\w+)", self.passed + self.failed)]
+        return tuple(dict.fromkeys(named))
+
+
+@dataclass(frozen=True)
+class ChartDecl:
+    chart_id: str
+    title: str
+    caption: str
+    metric_ids: tuple[str, ...]
+    build: Callable[..., Any]  # charts.py's function of the same name: (kit) -> alt.Chart
+
+
+@dataclass(frozen=True)
+class Report:
+    report_id: str
+    folder: Path
+    title: str
+    language: str
+    default_edition: str
+    template: str
+    schedule_cron: str
+    schedule_timezone: str
+    contract: dict[str, str]  # metric id -> unit the data contract expects
+    kpis: tuple[Kpi, ...]
+    rules: tuple[Rule, ...]
+    charts: tuple[ChartDecl, ...]
+    labels: dict[str, str] = field(default_factory=dict)  # words the engine's kit prints (legend, tooltips)
+
+    def label(self, key: str) -> str:
+        try:
+            return self.labels[key]
+        except KeyError:
+            raise ReportDefinitionError(f"{self.folder / REPORT_FILE}: [labels] has no {key!r}") from None
+
+    def declared_ids(self) -> set[str]:
+        """Every id and text the report declares: what the engine must never spell out itself."""
+        texts = {self.report_id, self.title, self.default_edition, *self.contract}
+        texts |= {k.metric_id for k in self.kpis} | {k.label for k in self.kpis}
+        texts |= {r.check_id for r in self.rules} | {r.title for r in self.rules}
+        texts |= {c.chart_id for c in self.charts} | {c.title for c in self.charts} | {c.caption for c in self.charts}
+        return texts | set(self.labels.values())
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    """The line of `report.toml` where `needle` first appears (tomllib keeps no positions)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle and needle in line:
+            return number
+    return None
+
+
+class _Where:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.text = path, text
+
+    def __call__(self, table: str, entry_id: str, needle: str = "") -> str:
+        line = _line_of(self.text, needle) or _line_of(self.text, f'"{entry_id}"')
+        return f"{self.path}{f', line {line}' if line else ''}, {table} {entry_id!r}"
+
+
+def _text(entry: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = entry.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ReportDefinitionError(f"{where}: {key} is required (text)")
+    return value
+
+
+def _load_charts_module(folder: Path, report_id: str) -> ModuleType | None:
+    path = folder / CHARTS_FILE
+    if not path.is_file():
+        return None
+    # One module name per folder: two copies of a report (a test's, an edited one) must not replace each other.
+    tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+    spec = importlib.util.spec_from_file_location(f"report_charts_{report_id.replace('-', '_')}_{tag}", path)
+    if spec is None or spec.loader is None:
+        raise ReportDefinitionError(f"{path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # importable by name, so its functions pickle like any other
+    spec.loader.exec_module(module)
+    return module
+
+
+def report_definition_version(folder: Path) -> str:
+    """sha256 of the report's definition files (report.toml, charts.py): what a KPI, rule or chart change edits."""
+    digest = hashlib.sha256()
+    for name in (REPORT_FILE, CHARTS_FILE):
+        path = folder / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
+    return digest.hexdigest()[:12]
+
+
+@cache
+def load_report(folder: Path) -> Report:
+    """Read and check the report in `folder` (cached per folder for the life of the process)."""
+    path = folder / REPORT_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ReportDefinitionError(f"{folder}: no {REPORT_FILE}; a report folder holds its definition there") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ReportDefinitionError(f"{path}: not valid TOML ({error})") from None
+    where = _Where(path, text)
+    report = data.get("report", {})
+    report_id = _text(report, "id", f"{path}, [report]")
+
+    contract: dict[str, str] = {}
+    for entry in data.get("contract", {}).get("metrics", []):
+        metric_id, unit = _text(entry, "id", f"{path}, [[contract.metrics]]"), entry.get("unit")
+        if unit not in UNITS:
+            raise ReportDefinitionError(f"{where('contract metric', metric_id)}: unknown unit {unit!r}; one of "
+                                        f"{', '.join(UNITS)}")
+        contract[metric_id] = unit
+
+    known = set(contract)
+    kpis = []
+    for entry in data.get("kpis", []):
+        kpi_id = _text(entry, "id", f"{path}, [[kpis]]")
+        here = where("kpi", kpi_id, entry.get("formula", ""))
+        if kpi_id in known:
+            raise ReportDefinitionError(f"{here}: the id is already a figure of the contract or an earlier KPI")
+        try:
+            formula = parse(entry.get("formula", ""), known, here)
+        except FormulaError as error:
+            raise ReportDefinitionError(str(error)) from None
+        unit, period = entry.get("unit"), entry.get("period", "same")
+        if unit not in UNITS:
+            raise ReportDefinitionError(f"{here}: unknown unit {unit!r}")
+        if period not in PERIOD_RULES:
+            raise ReportDefinitionError(f"{here}: period is one of {', '.join(PERIOD_RULES)} (got {period!r})")
+        entity_from = entry.get("entity_from", formula.names[0] if formula.names else "")
+        if entity_from not in formula.names:
+            raise ReportDefinitionError(f"{here}: entity_from must name one of the formula's figures")
+        kpis.append(Kpi(kpi_id, _text(entry, "label", here), unit, formula, period, entity_from,
+                        entry.get("note", "")))
+        known.add(kpi_id)
+
+    rules = []
+    for entry in data.get("rules", []):
+        rule_id = _text(entry, "id", f"{path}, [[rules]]")
+        here = where("rule", rule_id, entry.get("holds", ""))
+        try:
+            holds = parse(entry.get("holds", ""), known, here)
+        except FormulaError as error:
+            raise ReportDefinitionError(str(error)) from None
+        rule = Rule(rule_id, _text(entry, "title", here), holds, _text(entry, "passed", here),
+                    _text(entry, "failed", here))
+        unknown = [m for m in rule.metric_ids if m not in known]
+        if unknown:
+            raise ReportDefinitionError(f"{here}: its messages name unknown figures {', '.join(unknown)}")
+        rules.append(rule)
+
+    module = _load_charts_module(folder, report_id)
+    charts = []
+    for entry in data.get("charts", []):
+        chart_id = _text(entry, "id", f"{path}, [[charts]]")
+        here = where("chart", chart_id)
+        build = getattr(module, chart_id, None) if module is not None else None
+        if not callable(build):
+            raise ReportDefinitionError(f"{here}: {folder / CHARTS_FILE} has no function {chart_id}(kit)")
+        figures = tuple(entry.get("figures", []))
+        unknown = [m for m in figures if m not in known]
+        if not figures or unknown:
+            raise ReportDefinitionError(f"{here}: figures must list figures of the report "
+                                        f"({'unknown: ' + ', '.join(unknown) if unknown else 'none listed'})")
+        charts.append(ChartDecl(chart_id, _text(entry, "title", here), _text(entry, "caption", here), figures, build))
+
+    schedule = data.get("schedule", {})
+    return Report(
+        report_id=report_id, folder=folder, title=_text(report, "title", f"{path}, [report]"),
+        language=_text(report, "language", f"{path}, [report]"),
+        default_edition=_text(report, "default_edition", f"{path}, [report]"),
+        template=_text(report, "template", f"{path}, [report]"),
+        schedule_cron=schedule.get("cron", ""), schedule_timezone=schedule.get("timezone", ""),
+        contract=contract, kpis=tuple(kpis), rules=tuple(rules), charts=tuple(charts),
+        labels={str(k): str(v) for k, v in data.get("labels", {}).items()},
+    )
