@@ -14,7 +14,6 @@ Content-Disposition whose RFC 5987 ``filename*`` carries a Chinese title intact 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -35,21 +34,16 @@ from pipeline.lib.publish import (
     EDITION_PATTERN,
     PublishedVersion,
     PublishError,
-    check_edition,
     editions,
     get_version,
     history,
     html_name,
     latest,
     pdf_name,
-    version_number,
 )
+from pipeline.lib.urls import download_url, edition_url, html_url, latest_url
 
 log = logging.getLogger("pipeline.web")
-
-#: Where the Dagster PDF materialisation points readers when REPORT_DOWNLOAD_BASE_URL is not set.
-DEFAULT_DOWNLOAD_BASE_URL = "http://127.0.0.1:8000"
-BASE_URL_ENV = "REPORT_DOWNLOAD_BASE_URL"
 
 #: Our own pages load nothing from anywhere; the favicon is an inline data: URL so browsers don't ask.
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -70,45 +64,6 @@ _LATEST_FILE = re.compile(rf"({EDITION_PATTERN.pattern})\.(pdf|html)")
 #: Signs that a request probes for files outside the served names (parent folders, encoded slashes, dot files).
 _TRAVERSAL_MARKERS = ("..", "%2e", "%2f", "%5c", "\\", "//", "%00", "/.")
 _UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-
-
-# --- links other parts of the pipeline build --------------------------------------------------------------
-
-
-def download_base_url() -> str:
-    """The site's public base URL: REPORT_DOWNLOAD_BASE_URL, else the local default of ``make serve``."""
-    return os.environ.get(BASE_URL_ENV) or DEFAULT_DOWNLOAD_BASE_URL
-
-
-def download_url(base_url: str, edition: str, version: str) -> str:
-    """The permanent link to one version's PDF (what the Dagster materialisation shows).
-
-    The file name is part of the URL as well as the Content-Disposition, so tools that ignore the header
-    (wget, curl -O) still save ``<edition>_<version>.pdf``."""
-    check_edition(edition)
-    version_number(version)
-    return f"{base_url.rstrip('/')}/editions/{edition}/{version}/{pdf_name(edition, version)}"
-
-
-def html_url(base_url: str, edition: str, version: str) -> str:
-    """The permanent link to one version's HTML, viewed in the browser."""
-    check_edition(edition)
-    version_number(version)
-    return f"{base_url.rstrip('/')}/editions/{edition}/{version}/{html_name(edition, version)}"
-
-
-def latest_url(base_url: str, edition: str, kind: str = "pdf") -> str:
-    """The stable link that always gives the newest version (``kind`` is ``pdf`` or ``html``)."""
-    check_edition(edition)
-    if kind not in ("pdf", "html"):
-        raise ValueError(f"kind must be 'pdf' or 'html', got {kind!r}")
-    return f"{base_url.rstrip('/')}/latest/{edition}.{kind}"
-
-
-def edition_url(base_url: str, edition: str) -> str:
-    """The page listing every version of an edition."""
-    check_edition(edition)
-    return f"{base_url.rstrip('/')}/editions/{edition}"
 
 
 # --- headers --------------------------------------------------------------------------------------------
