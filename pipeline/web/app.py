@@ -20,12 +20,11 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import NotModifiedResponse
 from starlette.types import Receive, Scope, Send
@@ -41,12 +40,10 @@ from pipeline.lib.publish import (
     latest,
     pdf_name,
 )
-from pipeline.lib.urls import download_url, edition_url, html_url, latest_url
+from pipeline.web.pages import EDITION, INDEX, NOT_FOUND, Pages
 
 log = logging.getLogger("pipeline.web")
 
-#: Our own pages load nothing from anywhere; the favicon is an inline data: URL so browsers don't ask.
-PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 #: The report's HTML may carry inline styles, embedded fonts and data: images, but fetches nothing outside. Its
 #: interactive charts are inline scripts (vega-embed), and Vega compiles chart expressions with `Function`, hence
 #: 'unsafe-inline' 'unsafe-eval' for scripts; text from the data is escaped, so no script can come from a source.
@@ -124,7 +121,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
     site sits behind a proxy or under a path); empty means links relative to the host the reader used.
     Only GET and HEAD exist: nothing here writes."""
     site = _Site(archive_root=Path(archive_root), base_url=base_url)
-    pages = _page_templates()
+    pages = Pages()
 
     def index(request: Request) -> Response:
         rows = []
@@ -137,12 +134,12 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
                 continue
             if newest is not None:
                 rows.append({"edition": name, "latest": newest, "count": count})
-        return _page(pages, "index.html", request, site, editions=rows)
+        return _page(pages, INDEX, request, site, editions=rows)
 
     def edition_page(request: Request) -> Response:
         name = request.path_params["edition"]
         versions = _versions_or_404(site, name)
-        return _page(pages, "edition.html", request, site, edition=name, versions=versions, latest=versions[0])
+        return _page(pages, EDITION, request, site, edition=name, versions=versions, latest=versions[0])
 
     def version_file(request: Request) -> Response:
         name, version, filename = (request.path_params[k] for k in ("edition", "version", "filename"))
@@ -181,7 +178,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
             " (path traversal attempt)" if suspicious else "",
             detail,
         )
-        return _page(pages, "404.html", request, site, status_code=404)
+        return _page(pages, NOT_FOUND, request, site, status_code=404)
 
     return Starlette(
         routes=[
@@ -250,140 +247,10 @@ class _ArchiveFile(FileResponse):
         await super().__call__(scope, receive, send)
 
 
-# --- pages ----------------------------------------------------------------------------------------------
-
-
 def _page(
-    pages: jinja2.Environment, name: str, request: Request, site: _Site, status_code: int = 200, **context: object
+    pages: Pages, name: str, request: Request, site: _Site, status_code: int = 200, **context: object
 ) -> Response:
-    """Render one of the site's own pages, with the CSP that keeps them free of outside resources."""
-    body = pages.get_template(name).render(
-        root=site.link_root(),
-        share_root=site.share_root(request),
-        download_url=download_url,
-        html_url=html_url,
-        latest_url=latest_url,
-        edition_url=edition_url,
-        **context,
+    """One of the site's own pages, linked from this site's roots."""
+    return pages.response(
+        name, root=site.link_root(), share_root=site.share_root(request), status_code=status_code, **context
     )
-    return HTMLResponse(
-        body,
-        status_code=status_code,
-        headers={"content-security-policy": PAGE_CSP, "x-content-type-options": "nosniff"},
-    )
-
-
-def _size(value: int) -> str:
-    """Sizes as readers say them (KB/MB, one decimal)."""
-    if value < 1024:
-        return f"{value} B"
-    if value < 1024 * 1024:
-        return f"{value / 1024:.1f} KB"
-    return f"{value / (1024 * 1024):.1f} MB"
-
-
-def _when(iso: str) -> str:
-    """``2025-07-01T08:30:00Z`` → ``2025-07-01 08:30 UTC``."""
-    return iso.replace("T", " ").removesuffix("Z")[:16] + " UTC"
-
-
-_LAYOUT = """<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>{% block title %}战略报告下载{% endblock %}</title>
-<style>
-body { font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; margin: 2rem auto;
-       max-width: 60rem; padding: 0 1rem; color: #1f2328; line-height: 1.6; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
-th, td { border-bottom: 1px solid #d0d7de; padding: .4rem .6rem; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-code { font-size: .8rem; word-break: break-all; }
-a { color: #0969da; } .muted { color: #656d76; } .num { text-align: right; white-space: nowrap; }
-.editions td:nth-child(2), .editions td:nth-child(3), .editions td:last-child,
-.versions td:nth-child(-n+2), .versions td:last-child { white-space: nowrap; }
-</style>
-</head>
-<body>
-<p class="muted"><a href="{{ root }}/">全部报告</a></p>
-{% block body %}{% endblock %}
-</body>
-</html>
-"""
-
-_INDEX = """{% extends "layout.html" %}
-{% block body %}
-<h1>战略报告下载</h1>
-{% if not editions %}
-<p>还没有已发布的报告。</p>
-{% else %}
-<table class="editions">
-<thead><tr><th>报告</th><th>最新版本</th><th>生成时间</th><th class="num">大小</th><th class="num">页数</th>
-<th class="num">历史版本</th><th>下载</th></tr></thead>
-<tbody>
-{% for row in editions %}{% set v = row.latest %}
-<tr>
-<td><a href="{{ edition_url(root, row.edition) }}">{{ row.edition }}</a>{% if v.title %}<br>
-<span class="muted">{{ v.title }}</span>{% endif %}</td>
-<td>{{ v.version }}</td>
-<td>{{ when(v.built_at) }}</td>
-<td class="num">{{ size(v.size) }}</td>
-<td class="num">{{ v.pages }}</td>
-<td class="num">{{ row.count }}</td>
-<td><a href="{{ latest_url(root, row.edition) }}">下载最新 PDF</a> ·
-<a href="{{ latest_url(root, row.edition, 'html') }}">在线阅读</a></td>
-</tr>
-{% endfor %}
-</tbody>
-</table>
-{% endif %}
-{% endblock %}
-"""
-
-_EDITION = """{% extends "layout.html" %}
-{% block title %}{{ edition }} · 战略报告下载{% endblock %}
-{% block body %}
-<h1>{{ latest.title or edition }}</h1>
-<p>版次 <code>{{ edition }}</code>，共 {{ versions|length }} 个版本。
-最新版本的固定链接（可分享，始终指向最新版）：<br>
-<a href="{{ latest_url(root, edition) }}">{{ latest_url(share_root, edition) }}</a></p>
-<table class="versions">
-<thead><tr><th>版本</th><th>生成时间</th><th class="num">大小</th><th class="num">页数</th><th>SHA-256</th>
-<th>下载</th></tr></thead>
-<tbody>
-{% for v in versions %}
-<tr>
-<td>{{ v.version }}{% if loop.first %}（最新）{% endif %}</td>
-<td>{{ when(v.built_at) }}</td>
-<td class="num">{{ size(v.size) }}</td>
-<td class="num">{{ v.pages }}</td>
-<td><code>{{ v.sha256 }}</code></td>
-<td><a href="{{ download_url(root, v.edition, v.version) }}" download>下载 PDF</a> ·
-<a href="{{ html_url(root, v.edition, v.version) }}">在线阅读</a></td>
-</tr>
-{% endfor %}
-</tbody>
-</table>
-{% endblock %}
-"""
-
-_NOT_FOUND = """{% extends "layout.html" %}
-{% block title %}未找到 · 战略报告下载{% endblock %}
-{% block body %}<h1>未找到</h1><p>没有这个报告或版本。</p>{% endblock %}
-"""
-
-
-def _page_templates() -> jinja2.Environment:
-    """Jinja2 with autoescaping on: titles and names are escaped by the library, not by hand."""
-    env = jinja2.Environment(
-        loader=jinja2.DictLoader(
-            {"layout.html": _LAYOUT, "index.html": _INDEX, "edition.html": _EDITION, "404.html": _NOT_FOUND}
-        ),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.globals.update(size=_size, when=_when)
-    return env
