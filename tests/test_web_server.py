@@ -18,7 +18,7 @@ from webhelpers import SECRET, TITLE, FilledArchive, fill_archive, get, publish_
 
 from pipeline.lib.publish import PublishError
 from pipeline.lib.urls import DEFAULT_DOWNLOAD_BASE_URL, download_base_url, download_url, latest_url
-from pipeline.web.app import content_disposition, display_filename
+from pipeline.web.files import content_disposition, display_filename
 
 
 @pytest.fixture(scope="module")
