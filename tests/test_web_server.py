@@ -17,14 +17,8 @@ import pytest
 from webhelpers import SECRET, TITLE, FilledArchive, fill_archive, get, publish_text, running_server, sha256
 
 from pipeline.lib.publish import PublishError
-from pipeline.web.app import (
-    DEFAULT_DOWNLOAD_BASE_URL,
-    content_disposition,
-    display_filename,
-    download_base_url,
-    download_url,
-    latest_url,
-)
+from pipeline.lib.urls import DEFAULT_DOWNLOAD_BASE_URL, download_base_url, download_url, latest_url
+from pipeline.web.files import content_disposition, display_filename
 
 
 @pytest.fixture(scope="module")

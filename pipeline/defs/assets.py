@@ -180,7 +180,7 @@ def report_pdf(report_html: core.Pages, validated_metrics: ValidatedEdition,
 )
 def published_report(context: AssetExecutionContext, report_pdf: bytes, report_html: core.Pages,
                      validated_metrics: ValidatedEdition, settings: ReportSettings) -> Output[dict]:
-    from pipeline.web.app import download_url
+    from pipeline.lib.urls import download_url
 
     paths = settings.paths()
     # The page count only: the full read (fonts, text) is pdf_publishable's job and takes seconds.

@@ -40,7 +40,7 @@ class ReportSettings(ConfigurableResource):
         )
 
     def base_url(self) -> str:
-        from pipeline.web.app import download_base_url
+        from pipeline.lib.urls import download_base_url
 
         return self.download_base_url or download_base_url()
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import uvicorn
 
 from pipeline.config import Paths
-from pipeline.web.app import BASE_URL_ENV, create_app
+from pipeline.lib.urls import BASE_URL_ENV
+from pipeline.web.app import create_app
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,151 +1,44 @@
 """The download site: a read-only view of the published archive (see pipeline.lib.publish).
 
 Readers want the newest PDF, the earlier ones, and a link they can share; they never open Dagster. Every
-URL is built from names that pass the archive's own patterns (edition, version, file name), never from a
-path taken from the request, and every file is resolved (symlinks followed) and checked to be inside the
-archive before it is served. Anything else is a 404, logged on the "pipeline.web" logger.
+URL (pipeline.lib.urls) is built from names that pass the archive's own patterns (edition, version, file
+name), never from a path taken from the request, and every file is resolved (symlinks followed) and checked
+to be inside the archive before it is served. Anything else is a 404, logged on the "pipeline.web" logger.
 
-Files go out through Starlette's FileResponse, which streams from disk and answers Range requests
-(206 with Content-Range; checked against starlette 1.10). This module adds what FileResponse leaves to the
-caller: a content ETag (the sha256 from the manifest), 304 on If-None-Match / If-Modified-Since, and a
-Content-Disposition whose RFC 5987 ``filename*`` carries a Chinese title intact with an ASCII fallback.
+This module is the routing: the handlers and the 404 page. Files go out through pipeline.web.files (the
+archive check, ETag, 304, Content-Disposition); the pages are templates rendered by pipeline.web.pages.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import quote
 
-import jinja2
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.staticfiles import NotModifiedResponse
-from starlette.types import Receive, Scope, Send
 
 from pipeline.lib.publish import (
     EDITION_PATTERN,
     PublishedVersion,
     PublishError,
-    check_edition,
     editions,
     get_version,
     history,
-    html_name,
     latest,
-    pdf_name,
-    version_number,
 )
+from pipeline.web.files import LATEST_CACHE, VERSIONED_CACHE, serve_archived
+from pipeline.web.pages import EDITION, INDEX, NOT_FOUND, Pages
 
 log = logging.getLogger("pipeline.web")
-
-#: Where the Dagster PDF materialisation points readers when REPORT_DOWNLOAD_BASE_URL is not set.
-DEFAULT_DOWNLOAD_BASE_URL = "http://127.0.0.1:8000"
-BASE_URL_ENV = "REPORT_DOWNLOAD_BASE_URL"
-
-#: Our own pages load nothing from anywhere; the favicon is an inline data: URL so browsers don't ask.
-PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
-#: The report's HTML may carry inline styles, embedded fonts and data: images, but fetches nothing outside. Its
-#: interactive charts are inline scripts (vega-embed), and Vega compiles chart expressions with `Function`, hence
-#: 'unsafe-inline' 'unsafe-eval' for scripts; text from the data is escaped, so no script can come from a source.
-REPORT_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline' 'self'; "
-    "img-src data: 'self'; font-src data: 'self'; "
-    "base-uri 'none'; form-action 'none'"
-)
-#: A version's files never change, but an edition wiped by hand restarts at v0001: a day, not forever.
-VERSIONED_CACHE = "public, max-age=86400"
-#: /latest/ moves with every publish: always revalidate (cheap thanks to the ETag).
-LATEST_CACHE = "no-cache"
 
 _LATEST_FILE = re.compile(rf"({EDITION_PATTERN.pattern})\.(pdf|html)")
 #: Signs that a request probes for files outside the served names (parent folders, encoded slashes, dot files).
 _TRAVERSAL_MARKERS = ("..", "%2e", "%2f", "%5c", "\\", "//", "%00", "/.")
-_UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-
-
-# --- links other parts of the pipeline build --------------------------------------------------------------
-
-
-def download_base_url() -> str:
-    """The site's public base URL: REPORT_DOWNLOAD_BASE_URL, else the local default of ``make serve``."""
-    return os.environ.get(BASE_URL_ENV) or DEFAULT_DOWNLOAD_BASE_URL
-
-
-def download_url(base_url: str, edition: str, version: str) -> str:
-    """The permanent link to one version's PDF (what the Dagster materialisation shows).
-
-    The file name is part of the URL as well as the Content-Disposition, so tools that ignore the header
-    (wget, curl -O) still save ``<edition>_<version>.pdf``."""
-    check_edition(edition)
-    version_number(version)
-    return f"{base_url.rstrip('/')}/editions/{edition}/{version}/{pdf_name(edition, version)}"
-
-
-def html_url(base_url: str, edition: str, version: str) -> str:
-    """The permanent link to one version's HTML, viewed in the browser."""
-    check_edition(edition)
-    version_number(version)
-    return f"{base_url.rstrip('/')}/editions/{edition}/{version}/{html_name(edition, version)}"
-
-
-def latest_url(base_url: str, edition: str, kind: str = "pdf") -> str:
-    """The stable link that always gives the newest version (``kind`` is ``pdf`` or ``html``)."""
-    check_edition(edition)
-    if kind not in ("pdf", "html"):
-        raise ValueError(f"kind must be 'pdf' or 'html', got {kind!r}")
-    return f"{base_url.rstrip('/')}/latest/{edition}.{kind}"
-
-
-def edition_url(base_url: str, edition: str) -> str:
-    """The page listing every version of an edition."""
-    check_edition(edition)
-    return f"{base_url.rstrip('/')}/editions/{edition}"
-
-
-# --- headers --------------------------------------------------------------------------------------------
-
-
-def content_disposition(disposition: str, ascii_name: str, display_name: str) -> str:
-    """A Content-Disposition that keeps a Chinese file name: ``filename`` is the ASCII fallback for old
-    clients, ``filename*`` (RFC 5987/6266) the UTF-8 name every current browser prefers."""
-    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(display_name, safe='')}"
-
-
-def display_filename(version: PublishedVersion, suffix: str) -> str:
-    """What a download is saved as: the report's title (if it has one) plus edition and version."""
-    base = f"{version.edition}_{version.version}"
-    if version.title:
-        title = _UNSAFE_IN_FILENAME.sub("_", version.title).strip(" ._")[:80]
-        if title:
-            base = f"{title}_{base}"
-    return f"{base}.{suffix}"
-
-
-def is_not_modified(request_headers: Headers, etag: str, last_modified: str) -> bool:
-    """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since; weak comparison for ETags."""
-    if_none_match = request_headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-        return "*" in tags or etag.removeprefix("W/") in tags
-    if_modified_since = request_headers.get("if-modified-since")
-    if if_modified_since:
-        try:
-            return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-    return False
-
-
-# --- the app --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -169,7 +62,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
     site sits behind a proxy or under a path); empty means links relative to the host the reader used.
     Only GET and HEAD exist: nothing here writes."""
     site = _Site(archive_root=Path(archive_root), base_url=base_url)
-    pages = _page_templates()
+    pages = Pages()
 
     def index(request: Request) -> Response:
         rows = []
@@ -182,12 +75,12 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
                 continue
             if newest is not None:
                 rows.append({"edition": name, "latest": newest, "count": count})
-        return _page(pages, "index.html", request, site, editions=rows)
+        return _page(pages, INDEX, request, site, editions=rows)
 
     def edition_page(request: Request) -> Response:
         name = request.path_params["edition"]
         versions = _versions_or_404(site, name)
-        return _page(pages, "edition.html", request, site, edition=name, versions=versions, latest=versions[0])
+        return _page(pages, EDITION, request, site, edition=name, versions=versions, latest=versions[0])
 
     def version_file(request: Request) -> Response:
         name, version, filename = (request.path_params[k] for k in ("edition", "version", "filename"))
@@ -198,7 +91,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
         kinds = {found.pdf_path.name: "pdf", found.html_path.name: "html"}
         if filename not in kinds:
             raise HTTPException(404, detail=f"{filename!r} is not a file of {name}/{version}")
-        return _serve(request, site, found, kinds[filename], VERSIONED_CACHE)
+        return serve_archived(request, site.archive_root, found, kinds[filename], VERSIONED_CACHE)
 
     def latest_file(request: Request) -> Response:
         match = _LATEST_FILE.fullmatch(request.path_params["filename"])
@@ -211,7 +104,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
             raise HTTPException(404, detail=str(exc)) from exc
         if found is None:
             raise HTTPException(404, detail=f"edition {name} has no published version")
-        return _serve(request, site, found, kind, LATEST_CACHE)
+        return serve_archived(request, site.archive_root, found, kind, LATEST_CACHE)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
@@ -226,7 +119,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
             " (path traversal attempt)" if suspicious else "",
             detail,
         )
-        return _page(pages, "404.html", request, site, status_code=404)
+        return _page(pages, NOT_FOUND, request, site, status_code=404)
 
     return Starlette(
         routes=[
@@ -249,186 +142,10 @@ def _versions_or_404(site: _Site, edition: str) -> list[PublishedVersion]:
     return versions
 
 
-def _serve(request: Request, site: _Site, version: PublishedVersion, kind: str, cache_control: str) -> Response:
-    """Stream one archived file, after checking that it really is inside the archive."""
-    path = version.pdf_path if kind == "pdf" else version.html_path
-    try:
-        resolved = path.resolve(strict=True)
-        stat_result = resolved.stat()
-    except OSError as exc:
-        raise HTTPException(404, detail=f"{path}: {exc}") from exc
-    if not resolved.is_relative_to(site.archive_root.resolve()):
-        raise HTTPException(404, detail=f"{path} leads outside the archive, to {resolved}")
-
-    etag_hash = version.sha256 if kind == "pdf" else version.html_sha256
-    ascii_name = (pdf_name if kind == "pdf" else html_name)(version.edition, version.version)
-    headers = {
-        "cache-control": cache_control,
-        "content-disposition": content_disposition(
-            "attachment" if kind == "pdf" else "inline", ascii_name, display_filename(version, kind)
-        ),
-        "x-content-type-options": "nosniff",
-    }
-    if etag_hash:
-        headers["etag"] = f'"{etag_hash}"'
-    if kind == "html":
-        headers["content-security-policy"] = REPORT_CSP
-    response = _ArchiveFile(
-        resolved,
-        headers=headers,
-        media_type="application/pdf" if kind == "pdf" else "text/html",
-        stat_result=stat_result,
-    )
-    if is_not_modified(request.headers, response.headers["etag"], response.headers["last-modified"]):
-        return NotModifiedResponse(response.headers)
-    return response
-
-
-class _ArchiveFile(FileResponse):
-    """FileResponse, except that a Range header in a unit other than bytes is ignored (the whole file, 200), as
-    RFC 9110 (section 14.2) says a server does with a unit it does not know; Starlette answers those with 400."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        unit = Headers(scope=scope).get("range", "bytes=").split("=", 1)[0].strip().lower()
-        if unit != "bytes":
-            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]}
-        await super().__call__(scope, receive, send)
-
-
-# --- pages ----------------------------------------------------------------------------------------------
-
-
 def _page(
-    pages: jinja2.Environment, name: str, request: Request, site: _Site, status_code: int = 200, **context: object
+    pages: Pages, name: str, request: Request, site: _Site, status_code: int = 200, **context: object
 ) -> Response:
-    """Render one of the site's own pages, with the CSP that keeps them free of outside resources."""
-    body = pages.get_template(name).render(
-        root=site.link_root(),
-        share_root=site.share_root(request),
-        download_url=download_url,
-        html_url=html_url,
-        latest_url=latest_url,
-        edition_url=edition_url,
-        **context,
+    """One of the site's own pages, linked from this site's roots."""
+    return pages.response(
+        name, root=site.link_root(), share_root=site.share_root(request), status_code=status_code, **context
     )
-    return HTMLResponse(
-        body,
-        status_code=status_code,
-        headers={"content-security-policy": PAGE_CSP, "x-content-type-options": "nosniff"},
-    )
-
-
-def _size(value: int) -> str:
-    """Sizes as readers say them (KB/MB, one decimal)."""
-    if value < 1024:
-        return f"{value} B"
-    if value < 1024 * 1024:
-        return f"{value / 1024:.1f} KB"
-    return f"{value / (1024 * 1024):.1f} MB"
-
-
-def _when(iso: str) -> str:
-    """``2025-07-01T08:30:00Z`` → ``2025-07-01 08:30 UTC``."""
-    return iso.replace("T", " ").removesuffix("Z")[:16] + " UTC"
-
-
-_LAYOUT = """<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>{% block title %}战略报告下载{% endblock %}</title>
-<style>
-body { font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; margin: 2rem auto;
-       max-width: 60rem; padding: 0 1rem; color: #1f2328; line-height: 1.6; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
-th, td { border-bottom: 1px solid #d0d7de; padding: .4rem .6rem; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-code { font-size: .8rem; word-break: break-all; }
-a { color: #0969da; } .muted { color: #656d76; } .num { text-align: right; white-space: nowrap; }
-.editions td:nth-child(2), .editions td:nth-child(3), .editions td:last-child,
-.versions td:nth-child(-n+2), .versions td:last-child { white-space: nowrap; }
-</style>
-</head>
-<body>
-<p class="muted"><a href="{{ root }}/">全部报告</a></p>
-{% block body %}{% endblock %}
-</body>
-</html>
-"""
-
-_INDEX = """{% extends "layout.html" %}
-{% block body %}
-<h1>战略报告下载</h1>
-{% if not editions %}
-<p>还没有已发布的报告。</p>
-{% else %}
-<table class="editions">
-<thead><tr><th>报告</th><th>最新版本</th><th>生成时间</th><th class="num">大小</th><th class="num">页数</th>
-<th class="num">历史版本</th><th>下载</th></tr></thead>
-<tbody>
-{% for row in editions %}{% set v = row.latest %}
-<tr>
-<td><a href="{{ edition_url(root, row.edition) }}">{{ row.edition }}</a>{% if v.title %}<br>
-<span class="muted">{{ v.title }}</span>{% endif %}</td>
-<td>{{ v.version }}</td>
-<td>{{ when(v.built_at) }}</td>
-<td class="num">{{ size(v.size) }}</td>
-<td class="num">{{ v.pages }}</td>
-<td class="num">{{ row.count }}</td>
-<td><a href="{{ latest_url(root, row.edition) }}">下载最新 PDF</a> ·
-<a href="{{ latest_url(root, row.edition, 'html') }}">在线阅读</a></td>
-</tr>
-{% endfor %}
-</tbody>
-</table>
-{% endif %}
-{% endblock %}
-"""
-
-_EDITION = """{% extends "layout.html" %}
-{% block title %}{{ edition }} · 战略报告下载{% endblock %}
-{% block body %}
-<h1>{{ latest.title or edition }}</h1>
-<p>版次 <code>{{ edition }}</code>，共 {{ versions|length }} 个版本。
-最新版本的固定链接（可分享，始终指向最新版）：<br>
-<a href="{{ latest_url(root, edition) }}">{{ latest_url(share_root, edition) }}</a></p>
-<table class="versions">
-<thead><tr><th>版本</th><th>生成时间</th><th class="num">大小</th><th class="num">页数</th><th>SHA-256</th>
-<th>下载</th></tr></thead>
-<tbody>
-{% for v in versions %}
-<tr>
-<td>{{ v.version }}{% if loop.first %}（最新）{% endif %}</td>
-<td>{{ when(v.built_at) }}</td>
-<td class="num">{{ size(v.size) }}</td>
-<td class="num">{{ v.pages }}</td>
-<td><code>{{ v.sha256 }}</code></td>
-<td><a href="{{ download_url(root, v.edition, v.version) }}" download>下载 PDF</a> ·
-<a href="{{ html_url(root, v.edition, v.version) }}">在线阅读</a></td>
-</tr>
-{% endfor %}
-</tbody>
-</table>
-{% endblock %}
-"""
-
-_NOT_FOUND = """{% extends "layout.html" %}
-{% block title %}未找到 · 战略报告下载{% endblock %}
-{% block body %}<h1>未找到</h1><p>没有这个报告或版本。</p>{% endblock %}
-"""
-
-
-def _page_templates() -> jinja2.Environment:
-    """Jinja2 with autoescaping on: titles and names are escaped by the library, not by hand."""
-    env = jinja2.Environment(
-        loader=jinja2.DictLoader(
-            {"layout.html": _LAYOUT, "index.html": _INDEX, "edition.html": _EDITION, "404.html": _NOT_FOUND}
-        ),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.globals.update(size=_size, when=_when)
-    return env

@@ -1,0 +1,51 @@
+"""The site's URLs, built from names that pass the archive's own patterns (edition, version, file name).
+
+Both sides need them: the download site (pipeline.web) links its pages with them, and the Dagster assets show
+a version's permanent link in the materialisation. They live here, beside pipeline.lib.publish, so that
+building a link does not import Starlette or the web app."""
+
+from __future__ import annotations
+
+import os
+
+from pipeline.lib.publish import check_edition, html_name, pdf_name, version_number
+
+#: Where the Dagster PDF materialisation points readers when REPORT_DOWNLOAD_BASE_URL is not set.
+DEFAULT_DOWNLOAD_BASE_URL = "http://127.0.0.1:8000"
+BASE_URL_ENV = "REPORT_DOWNLOAD_BASE_URL"
+
+
+def download_base_url() -> str:
+    """The site's public base URL: REPORT_DOWNLOAD_BASE_URL, else the local default of ``make serve``."""
+    return os.environ.get(BASE_URL_ENV) or DEFAULT_DOWNLOAD_BASE_URL
+
+
+def download_url(base_url: str, edition: str, version: str) -> str:
+    """The permanent link to one version's PDF (what the Dagster materialisation shows).
+
+    The file name is part of the URL as well as the Content-Disposition, so tools that ignore the header
+    (wget, curl -O) still save ``<edition>_<version>.pdf``."""
+    check_edition(edition)
+    version_number(version)
+    return f"{base_url.rstrip('/')}/editions/{edition}/{version}/{pdf_name(edition, version)}"
+
+
+def html_url(base_url: str, edition: str, version: str) -> str:
+    """The permanent link to one version's HTML, viewed in the browser."""
+    check_edition(edition)
+    version_number(version)
+    return f"{base_url.rstrip('/')}/editions/{edition}/{version}/{html_name(edition, version)}"
+
+
+def latest_url(base_url: str, edition: str, kind: str = "pdf") -> str:
+    """The stable link that always gives the newest version (``kind`` is ``pdf`` or ``html``)."""
+    check_edition(edition)
+    if kind not in ("pdf", "html"):
+        raise ValueError(f"kind must be 'pdf' or 'html', got {kind!r}")
+    return f"{base_url.rstrip('/')}/latest/{edition}.{kind}"
+
+
+def edition_url(base_url: str, edition: str) -> str:
+    """The page listing every version of an edition."""
+    check_edition(edition)
+    return f"{base_url.rstrip('/')}/editions/{edition}"
