@@ -50,7 +50,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.lib import locks, storage
+from pipeline.lib import atomic, locks, storage
 from pipeline.lib.errors import ReportError
 from pipeline.lib.sources import EDITION_NAME
 from pipeline.lib.storage import ArchivePath
@@ -413,9 +413,9 @@ def _commit_version(
         _write_file(staging / str(manifest["pdf_file"]), pdf, mtime)
         _write_file(staging / str(manifest["html_file"]), html, mtime)
         _write_file(staging / MANIFEST_NAME, _json_bytes(manifest), mtime)
-        _fsync_dir(staging)
+        atomic.fsync_dir(staging)
         os.rename(staging, folder / VERSIONS_DIR / version)
-        _fsync_dir(folder / VERSIONS_DIR)
+        atomic.fsync_dir(folder / VERSIONS_DIR)
         _replace_pointer(folder, {"edition": manifest["edition"], "version": version})
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -497,19 +497,7 @@ def _replace_pointer(folder: Path, pointer: dict[str, object]) -> None:
 
 
 def _replace_pointer_bytes(folder: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{POINTER_NAME}-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), PUBLIC_FILE_MODE)  # mkstemp makes it private; readers need it
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / POINTER_NAME)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
+    atomic.write_bytes(folder / POINTER_NAME, data, mode=PUBLIC_FILE_MODE, prefix=TMP_PREFIX)
 
 
 def _restore_pointer(folder: Path, previous: bytes | None) -> None:
@@ -517,7 +505,7 @@ def _restore_pointer(folder: Path, previous: bytes | None) -> None:
     if previous is None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(folder / POINTER_NAME)
-        _fsync_dir(folder)
+        atomic.fsync_dir(folder)
     else:
         _replace_pointer_bytes(folder, previous)
 
@@ -589,7 +577,7 @@ def _discard(folder: ArchivePath, path: ArchivePath) -> None:
         return
     trash = Path(tempfile.mkdtemp(prefix=TRASH_PREFIX, dir=folder))
     os.rename(path, trash / path.name)
-    _fsync_dir(path.parent)
+    atomic.fsync_dir(path.parent)
     shutil.rmtree(trash)
 
 
@@ -601,15 +589,6 @@ def _remove(path: ArchivePath) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
-
-
-def _fsync_dir(path: Path) -> None:
-    """fsync a folder, so the renames and new names in it survive a power cut."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _json_bytes(data: dict[str, object]) -> bytes:
