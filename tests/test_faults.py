@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, materialize
 
-import pipeline.lib.publish as publish_module
+import pipeline.lib.publish.local as publish_local
 from pipeline.cli import _failure_messages
 from pipeline.config import PROJECT_ROOT
 from pipeline.defs.assets import ASSETS
@@ -261,7 +261,7 @@ def new_build(archive_root: Path) -> dict[str, object]:
 def test_disk_full_while_writing_a_file_gives_a_clear_error_and_no_partial_file(
         archive: Path, monkeypatch: pytest.MonkeyPatch, record_property) -> None:
     before = Snapshot.of(archive)
-    monkeypatch.setattr(publish_module, "open", FullDiskFile, raising=False)
+    monkeypatch.setattr(publish_local, "open", FullDiskFile, raising=False)  # the local backend writes the files
 
     with pytest.raises(ReportError) as caught:
         publish(archive, EDITION, **new_build(archive))
@@ -338,7 +338,7 @@ def test_a_publish_that_reports_failure_has_not_replaced_the_latest(archive: Pat
 STALLING_BUILD = textwrap.dedent(
     """
     import os, sys, time
-    import pipeline.lib.publish as publish
+    import pipeline.lib.publish.local as publish_local
     from pipeline.cli import main
 
     def half_write(path, data, mtime):
@@ -349,7 +349,7 @@ STALLING_BUILD = textwrap.dedent(
         print("STALLED " + str(path), flush=True)
         time.sleep(120)
 
-    publish._write_file = half_write
+    publish_local._write_file = half_write
     sys.exit(main(["build", "--edition", sys.argv[1]]))
     """
 )

@@ -219,6 +219,7 @@ STALLING_PUBLISHER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import pipeline.lib.publish as publish
+    import pipeline.lib.publish.local as publish_local
     from webhelpers import fingerprint, tiny_pdf
 
     archive, stage = Path(sys.argv[1]), sys.argv[2]
@@ -233,9 +234,9 @@ STALLING_PUBLISHER = textwrap.dedent(
                 fh.write(data[: len(data) // 2])
                 fh.flush()
             stall()
-        publish._write_file = half_write
+        publish_local._write_file = half_write
     elif stage == "moving-pointer":
-        publish._replace_pointer = lambda folder, pointer: stall()
+        publish_local._replace_pointer = lambda folder, pointer: stall()
 
     publish.publish(
         archive, "xiaomi-ecosystem-2025h1", pdf=tiny_pdf("被打断的版本") + b"%" * 4_000_000, html=b"<p>new</p>",

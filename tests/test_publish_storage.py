@@ -20,8 +20,8 @@ import pytest
 from upath import UPath
 from webhelpers import PROJECT_ROOT, fingerprint, publish_text, sha256, tiny_pdf
 
+from pipeline.lib import atomic, storage
 from pipeline.lib import publish as publish_module
-from pipeline.lib import storage
 from pipeline.lib.publish import PublishError, editions, get_version, history, latest, publish
 from pipeline.lib.storage import ARCHIVE_URL_ENV, archive_location, as_archive_root, is_object_store, write_object
 
@@ -205,7 +205,7 @@ def test_local_folder_a_publish_that_raises_after_the_pointer_moved_puts_the_pre
 ) -> None:
     """The local backend's counterpart: the fsync of the edition folder fails after latest.json was replaced."""
     before = publish_text(tmp_path, EDITION, "上一版")
-    real_fsync_dir = publish_module._fsync_dir
+    real_fsync_dir = atomic.fsync_dir
     edition_folder = tmp_path / EDITION
     failures = []
 
@@ -215,7 +215,7 @@ def test_local_folder_a_publish_that_raises_after_the_pointer_moved_puts_the_pre
             raise OSError(28, "No space left on device")
         real_fsync_dir(path)
 
-    monkeypatch.setattr(publish_module, "_fsync_dir", failing_fsync_dir)
+    monkeypatch.setattr(atomic, "fsync_dir", failing_fsync_dir)  # publish replaces the pointer through it
     with pytest.raises(PublishError, match="No space left on device"):
         publish_text(tmp_path, EDITION, "新版")
     assert failures, "the fault was not injected after the pointer moved"

@@ -14,19 +14,21 @@ The archive root is either
 This module knows nothing about versions or manifests; it offers the few object operations an archive needs, with
 the one property the archive's atomicity rests on: :func:`write_object` makes an object visible whole or not at
 all. Object stores give that for a single PUT (``pipe_file``); fsspec's local filesystem does not (it truncates,
-then writes), so for ``file://`` the bytes are written beside the target, fsynced and renamed over it.
+then writes), so for ``file://`` the bytes go through :func:`pipeline.lib.atomic.write_bytes`: written beside the
+target under a dot name (which the archive's readers ignore), fsynced and renamed over it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import TypeAlias
 
 from fsspec.implementations.local import LocalFileSystem
 from upath import UPath
+
+from pipeline.lib import atomic
 
 #: The environment variable that moves the archive to an object store (a URL); unset means the local folder.
 ARCHIVE_URL_ENV = "REPORT_ARCHIVE_URL"
@@ -75,7 +77,8 @@ def write_object(path: UPath, data: bytes, *, exclusive: bool = False) -> None:
     guarantee that two publishes of one edition never overlap comes from the run queue (see publish.publish)."""
     fs = path.fs
     if isinstance(fs, LocalFileSystem):
-        _write_local(Path(fs._strip_protocol(path.path)), data, exclusive)
+        # fsspec's local filesystem truncates, then writes: a reader could see half an object.
+        atomic.write_bytes(Path(fs._strip_protocol(path.path)), data, exclusive=exclusive)
         return
     mode = "create" if exclusive else "overwrite"
     try:
@@ -98,29 +101,3 @@ def remove(path: UPath, *, first: str | None = None) -> None:
     if fs.exists(path.path):
         with contextlib.suppress(FileNotFoundError):
             fs.rm(path.path, recursive=True)
-
-
-def _write_local(target: Path, data: bytes, exclusive: bool) -> None:
-    """Temp file in the target's folder, fsync, then rename over (or, exclusive, hard-link to) the target."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-object-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o644)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if exclusive:
-            os.link(tmp, target)  # fails with FileExistsError if the target exists: atomic create
-            os.unlink(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
