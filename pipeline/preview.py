@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -39,6 +38,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline.config import DEFAULT_EDITION, Paths
+from pipeline.lib.atomic import write_bytes
 
 #: Steps that depend on the edition's data; skipped when its fingerprint is unchanged.
 DATA_STEPS = ("read", "validate", "analyse", "charts")
@@ -133,25 +133,6 @@ class Snapshot:
     error_build: int | None
     building: bool
     good_build: int | None
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-#: Read once at start-up (reading the umask means setting it, which is not thread-safe).
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `path` so that a reader (the browser, a PDF viewer) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-    os.chmod(tmp.name, _FILE_MODE)
-    os.replace(tmp.name, path)
 
 
 def _describe(error: BaseException) -> str:
@@ -286,15 +267,15 @@ class Preview:
         files = self.paths_of()
         with step("html"):
             pages = render_pages(self.paths.templates, analysis, charts)
-            _atomic_write(files["html"], pages.interactive.encode())
-            _atomic_write(files["print"], pages.print.encode())
+            write_bytes(files["html"], pages.interactive.encode(), durable=False)
+            write_bytes(files["print"], pages.print.encode(), durable=False)
         record.html_seconds = time.perf_counter() - start
         # The page reloads as soon as its HTML is ready; the PDF follows. A PDF failure is reported like any other.
         self._set(bump=True, interactive=pages.interactive, print=pages.print, error=None, error_build=None,
                   good_build=record.number)
         with step("pdf"):
             pdf = make_pdf(self.paths, pages.print)
-            _atomic_write(files["pdf"], pdf.data)
+            write_bytes(files["pdf"], pdf.data, durable=False)
         self._set(bump=False, pdf=pdf.data)
 
     # --- watching ----------------------------------------------------------------------------------------
