@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.config import DEFAULT_EDITION, Paths
 from pipeline.preview.builder import Preview
-from pipeline.preview.server import make_server
+from pipeline.preview.server import create_app, listen, serving
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,22 +41,23 @@ def main(argv: list[str] | None = None) -> int:
     def echo(line: str, failed: bool) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr if failed else sys.stdout, flush=True)
 
-    preview = Preview(paths, args.edition, out_dir, echo)
-    server = make_server(preview.state, args.edition, args.host, args.port)
-    host, port = server.server_address[:2]
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as error:
+        print(f"error: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in str(host) else host
+    preview = Preview(paths, args.edition, out_dir, echo)
     print(f"preview of {args.edition} at http://{shown_host}:{port}/ (PDF: /report.pdf); files in {out_dir}",
           flush=True)
     print(f"watching {paths.templates} and {paths.sources / args.edition}; Ctrl-C stops", flush=True)
-    threading.Thread(target=server.serve_forever, name="preview-http", daemon=True).start()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    try:
+    # Stopping answers the open long polls at once, so the server need not wait for them.
+    with serving(create_app(preview.state, args.edition), sock, on_stop=preview.state.close):
         preview.watch(stop)
-    finally:
-        server.shutdown()
-        server.server_close()
     return 0
 
 

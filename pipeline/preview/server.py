@@ -1,127 +1,135 @@
-"""The preview's HTTP server: the last good page with a live-reload script (and the error banner when the last
-build failed), the print HTML, the PDF, and the long-poll the script uses.
+"""The preview's HTTP server (Starlette on uvicorn): the last good page with the live-reload script (and the error
+banner when the last build failed), the print HTML, the PDF, and the long-poll the script waits on.
 
 Routes: ``/`` the interactive report, ``/print`` the print HTML, ``/report.pdf`` the PDF, ``/_preview/version``
-(``?since=N`` waits up to 20 s for a newer version) and ``/_preview/log`` (the build records as JSON)."""
+(``?since=N`` waits up to 20 s for a newer version) and ``/_preview/log`` (the build records as JSON). What is
+added to the pages lives in ``pages/`` next to this file, as Jinja templates and a script.
+
+uvicorn runs in a thread of its own on a socket bound beforehand, so the caller knows the port (``--port 0``)
+before anything is served and keeps the main thread for the watcher and its signal handlers."""
 
 from __future__ import annotations
 
-import html
-import json
 import re
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import jinja2
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from pipeline.preview.state import Snapshot, State
 
 #: How long a ``/_preview/version?since=N`` request waits for a newer version before answering anyway.
 LONG_POLL_SECONDS = 20.0
+#: How long stopping waits for open requests once the long polls have been answered.
+SHUTDOWN_SECONDS = 3
 
+#: The report's charts are inline scripts (vega-embed) that compile expressions with `Function`; the reload script
+#: is inline too and talks only to this server.
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")
+#: Every answer is the state of the moment: never cached, never sniffed.
+HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
 
-_RELOAD = """
-<div id="preview-status" style="position:fixed;right:8px;bottom:8px;z-index:2147483647;padding:2px 8px;
-  font:12px sans-serif;background:#1f4e79;color:#fff;border-radius:3px;opacity:.85">预览 · build {version}</div>
-<script>
-(function () {
-  var version = __VERSION__;
-  var key = "pipeline-preview-scroll";
-  window.addEventListener("load", function () {
-    var y = sessionStorage.getItem(key);
-    if (y !== null) { sessionStorage.removeItem(key); window.scrollTo(0, Number(y)); }
-  });
-  function poll() {
-    fetch("/_preview/version?since=" + version, {cache: "no-store"})
-      .then(function (r) { return r.json(); })
-      .then(function (s) {
-        if (s.version !== version) {
-          sessionStorage.setItem(key, String(window.scrollY));
-          location.reload();
-        } else {
-          poll();
-        }
-      })
-      .catch(function () { setTimeout(poll, 1000); });
-  }
-  poll();
-})();
-</script>
-"""
-
-_ERROR_BANNER = """
-<div id="preview-error" role="alert" style="position:fixed;left:0;right:0;top:0;z-index:2147483647;max-height:45vh;
-  overflow:auto;margin:0;padding:10px 14px;background:#fdecea;color:#611a15;border-bottom:2px solid #c0392b;
-  font:13px/1.5 monospace;white-space:pre-wrap">构建失败（仍显示上一次成功的预览）— build {number} failed:
-{message}</div>
-"""
-
-_PLACEHOLDER = """<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>预览 · {edition}</title></head>
-<body style="font:15px sans-serif;margin:2em"><p>{text}</p></body></html>
-"""
+PAGES = Path(__file__).with_name("pages")
+_BODY_END = re.compile(r"</body\s*>", flags=re.IGNORECASE)
 
 
-def _inject(page: str, snapshot: Snapshot) -> str:
-    """The page with the reload script (and the error banner when the last build failed) before </body>."""
-    extra = _RELOAD.replace("__VERSION__", str(snapshot.version)).replace("{version}", str(snapshot.good_build))
+def page_templates() -> jinja2.Environment:
+    """The pages' own markup, autoescaped (the error message is the build's text, not markup)."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(PAGES), autoescape=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+def inject(page: str, snapshot: Snapshot, pages: jinja2.Environment) -> str:
+    """The page with the reload script (and the error banner when the last build failed) before its last </body>."""
+    extra = pages.get_template("reload.html.j2").render(version=snapshot.version, good_build=snapshot.good_build)
     if snapshot.error:
-        extra = _ERROR_BANNER.format(number=snapshot.error_build, message=html.escape(snapshot.error)) + extra
-    at = max((m.start() for m in re.finditer(r"</body\s*>", page, flags=re.IGNORECASE)), default=len(page))
+        extra = pages.get_template("error.html.j2").render(number=snapshot.error_build,
+                                                            message=snapshot.error) + extra
+    at = max((m.start() for m in _BODY_END.finditer(page)), default=len(page))
     return page[:at] + extra + page[at:]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    state: State  # set on the subclass made by make_server
-    edition: str
-    server_version = "pipeline-preview"
-    sys_version = ""
+def create_app(state: State, edition: str) -> Starlette:
+    """The preview's routes over `state`. Only GET and HEAD exist."""
+    pages = page_templates()
 
-    def log_message(self, format: str, *args: object) -> None:  # requests are not news; builds are
-        pass
+    def show(which: str) -> Response:
+        snapshot = state.snapshot()
+        page = getattr(snapshot, which)
+        if page is None:
+            page = pages.get_template("placeholder.html.j2").render(edition=edition, failed=bool(snapshot.error))
+        return HTMLResponse(inject(page, snapshot, pages), headers={**HEADERS, "content-security-policy": CSP})
 
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        route = url.path
-        snapshot = self.state.snapshot()
-        if route == "/_preview/version":
-            since = parse_qs(url.query).get("since", [None])[0]
-            if since is not None and since.lstrip("-").isdigit():
-                self.state.wait_for_version(int(since), LONG_POLL_SECONDS)
-                snapshot = self.state.snapshot()
-            body = {"version": snapshot.version, "building": snapshot.building, "error": snapshot.error,
-                    "good_build": snapshot.good_build, "pdf": snapshot.pdf is not None}
-            return self._send(HTTPStatus.OK, "application/json", json.dumps(body).encode())
-        if route == "/_preview/log":
-            return self._send(HTTPStatus.OK, "application/json",
-                              json.dumps(self.state.records(), ensure_ascii=False).encode())
-        if route in ("/", "/index.html", "/print"):
-            page = snapshot.interactive if route != "/print" else snapshot.print_html
-            if page is None:
-                text = "正在构建预览…" if not snapshot.error else "构建失败，修正后会自动重试。"
-                page = _PLACEHOLDER.format(edition=html.escape(self.edition), text=text)
-            return self._send(HTTPStatus.OK, "text/html; charset=utf-8", _inject(page, snapshot).encode())
-        if route == "/report.pdf":
-            if snapshot.pdf is None:
-                return self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"no PDF built yet\n")
-            return self._send(HTTPStatus.OK, "application/pdf", snapshot.pdf)
-        return self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
+    async def interactive(request: Request) -> Response:
+        return show("interactive")
 
-    def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        if content_type.startswith("text/html"):
-            self.send_header("Content-Security-Policy", CSP)
-        self.end_headers()
-        self.wfile.write(body)
+    async def print_html(request: Request) -> Response:
+        return show("print_html")
+
+    async def pdf(request: Request) -> Response:
+        data = state.snapshot().pdf
+        if data is None:
+            return PlainTextResponse("no PDF built yet\n", status_code=404, headers=HEADERS)
+        return Response(data, media_type="application/pdf", headers=HEADERS)
+
+    async def version(request: Request) -> Response:
+        since = request.query_params.get("since")
+        if since is not None and since.lstrip("-").isdigit():
+            await state.wait_for_version(int(since), LONG_POLL_SECONDS)
+        s = state.snapshot()
+        return JSONResponse({"version": s.version, "building": s.building, "error": s.error,
+                             "good_build": s.good_build, "pdf": s.pdf is not None}, headers=HEADERS)
+
+    async def log(request: Request) -> Response:
+        return JSONResponse(state.records(), headers=HEADERS)
+
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        return PlainTextResponse("not found\n", status_code=404, headers=HEADERS)
+
+    return Starlette(
+        routes=[
+            Route("/", interactive, methods=["GET"]),
+            Route("/index.html", interactive, methods=["GET"]),
+            Route("/print", print_html, methods=["GET"]),
+            Route("/report.pdf", pdf, methods=["GET"]),
+            Route("/_preview/version", version, methods=["GET"]),
+            Route("/_preview/log", log, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found},
+    )
 
 
-def make_server(state: State, edition: str, host: str, port: int) -> ThreadingHTTPServer:
-    handler = type("PreviewHandler", (_Handler,), {"state": state, "edition": edition})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on `host` (IPv6 when it has a colon, as uvicorn does) and `port` (0: any free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+@contextmanager
+def serving(app: Starlette, sock: socket.socket, on_stop: Callable[[], None] | None = None) -> Iterator[None]:
+    """Serve `app` on `sock` from a background thread while the block runs; then stop it, calling `on_stop` once it
+    has been told to (to answer requests that would otherwise hold it up), and close `sock`. uvicorn's own logging
+    is kept to warnings: the terminal is for the builds."""
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="off",
+                            timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="preview-http", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        if on_stop is not None:
+            on_stop()
+        thread.join(timeout=SHUTDOWN_SECONDS + 2)
+        sock.close()
