@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from markupsafe import escape
 
 from pipeline.config import PROJECT_ROOT, Paths
 from tests.conftest import DEFAULT_EDITION
@@ -57,6 +59,13 @@ def get_json(port: int, path: str):
     return json.loads(body)
 
 
+def listening_port(proc: subprocess.Popen[bytes], log: Path) -> int | None:
+    """The port the preview says it serves on, once it has said so."""
+    assert proc.poll() is None, f"preview exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+    match = LISTENING.search(log.read_text(errors="replace"))
+    return int(match.group(1)) if match else None
+
+
 @contextmanager
 def preview_process(root: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPORT_")}
@@ -83,12 +92,7 @@ def test_template_edit_rebuilds_only_template_steps_and_bad_data_keeps_last_good
     deadline = time.monotonic() + TOTAL_SECONDS
 
     with preview_process(tmp_path, log) as proc:
-        def port() -> int | None:
-            assert proc.poll() is None, f"preview exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
-            match = LISTENING.search(log.read_text(errors="replace"))
-            return int(match.group(1)) if match else None
-
-        p = until("the preview's address", port, deadline, log)
+        p = until("the preview's address", lambda: listening_port(proc, log), deadline, log)
         first = until("the first build with its PDF",
                       lambda: (s := get_json(p, "/_preview/version"))["good_build"] == 1 and s["pdf"] and s,
                       deadline, log)
@@ -139,3 +143,60 @@ def test_template_edit_rebuilds_only_template_steps_and_bad_data_keeps_last_good
         assert not failed["ok"] and failed["trigger"] == "sources" and "html" not in failed["ran"]
         assert get(p, "/report.pdf")[1].startswith(b"%PDF-")
         until("the failure in the terminal", lambda: "FAILED" in log.read_text(errors="replace"), deadline, log)
+
+
+def test_template_error_banner_long_poll_wakes_and_stop_answers_open_polls(tmp_path):
+    """A template error shows in a banner (escaped, naming the template) over the last good page and goes when
+    fixed; a waiting long poll is answered by the build, not after its 20 s; SIGTERM answers the open long polls
+    and the process exits with 0 straight away."""
+    shutil.copytree(REAL.sources / DEFAULT_EDITION, tmp_path / "sources" / DEFAULT_EDITION)
+    shutil.copytree(REAL.templates, tmp_path / "templates")
+    template = tmp_path / "templates" / "strategy_report.html.j2"
+    log = tmp_path / "preview.log"
+    deadline = time.monotonic() + TOTAL_SECONDS
+
+    with preview_process(tmp_path, log) as proc:
+        p = until("the preview's address", lambda: listening_port(proc, log), deadline, log)
+
+        def idle() -> dict | None:  # the last build is over, PDF included
+            state = get_json(p, "/_preview/version")
+            return state if state["good_build"] and state["pdf"] and not state["building"] else None
+
+        version = until("the first build with its PDF", idle, deadline, log)["version"]
+        assert b"/_preview/version" in get(p, "/")[1]
+
+        source = template.read_text(encoding="utf-8")
+        broken, count = re.subn(r"(<body[^>]*>)", r"\1{% if %}", source, count=1)
+        assert count == 1, "the template has no <body> tag to break"
+        started = time.monotonic()
+        template.write_text(broken, encoding="utf-8")
+        state = get_json(p, f"/_preview/version?since={version}")  # waits for the failed build
+        assert time.monotonic() - started < 10, "the long poll must be answered by the build"
+        assert state["version"] > version and state["good_build"] == 1, state
+        assert "strategy_report.html.j2, line" in state["error"], state
+        for route in ("/", "/print"):
+            status, page = get(p, route)
+            text = page.decode()
+            assert status == 200 and '<html lang="zh-CN">' in text, route
+            assert 'id="preview-error"' in text and str(escape(state["error"])) in text, route
+
+        template.write_text(source, encoding="utf-8")
+        until("the banner to go after the fix", lambda: b'id="preview-error"' not in get(p, "/")[1], deadline, log)
+        version = until("the fixed build with its PDF", idle, deadline, log)["version"]
+        failed, fixed = get_json(p, "/_preview/log")[-2:]
+        assert not failed["ok"] and fixed["ok"] and fixed["ran"] == ["html", "pdf"], (failed, fixed)
+
+        answer: list[tuple[int, float]] = []
+
+        def long_poll() -> None:
+            began = time.monotonic()
+            status, _ = get(p, f"/_preview/version?since={version}")
+            answer.append((status, time.monotonic() - began))
+
+        poller = threading.Thread(target=long_poll, daemon=True)
+        poller.start()
+        time.sleep(0.5)  # let the request reach the server
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0, log.read_text(errors="replace")
+        poller.join(timeout=5)
+        assert answer and answer[0][0] == 200 and answer[0][1] < 10, answer
