@@ -9,7 +9,6 @@ import argparse
 import gc
 import os
 import re
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +27,20 @@ def _instance():
     """The project's Dagster instance: DAGSTER_HOME, defaulting to .dagster_home/ in the project (SQLite)."""
     from dagster import DagsterInstance
 
+    from pipeline.lib import atomic, locks
+
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():  # the local profile (deploy/local): embedded SQLite in this folder, no telemetry
-        shutil.copyfile(PROJECT_ROOT / "deploy" / "local" / "dagster.yaml", config)
-    return DagsterInstance.get()
+    # Two builds starting on a new Dagster home would both create its SQLite tables ("table run_tags already
+    # exists"): the first one to get here creates them while the other waits.
+    with locks.exclusive(home / ".setup.lock"):
+        config = home / "dagster.yaml"
+        if not config.exists():  # the local profile (deploy/local): embedded SQLite in this folder, no telemetry
+            atomic.write_bytes(config, (PROJECT_ROOT / "deploy" / "local" / "dagster.yaml").read_bytes())
+        instance = DagsterInstance.get()
+        instance.get_runs(limit=1)  # opens (and on first use creates) the run, event and partition storage
+        instance.has_dynamic_partition("editions", "")
+    return instance
 
 
 @contextmanager
