@@ -60,7 +60,6 @@ def test_real_report_pdf_passes_pdf_ua1_and_pdf_a3a_with_zero_failed_rules(real_
     assert [(p.profile, p.compliant, p.rules_checked, p.failed) for p in verdict.profiles] == [
         ("ua1", True, 104, ()), ("3a", True, 156, ())]
     assert verdict.validator == "page-validation 0.11.0"
-    assert verdict.seconds < 1.0
     evaluation = conformance_evaluation(real_build.result)
     assert evaluation.passed and evaluation.metadata["failed_rule_count"].value == 0
 
