@@ -23,9 +23,10 @@ TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql
 report: system-pdf venv
 	$(PY) -m pipeline build $(EDITION_ARG)
 
-## test: lint, then the whole test suite (the command CI runs)
+## test: lint, type-check, then the whole test suite (the command CI runs)
 test: system-test venv
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 ## ui: the Dagster UI on http://$(HOST):3000, loading workspace.yaml

@@ -14,6 +14,7 @@ import hashlib
 import json
 from io import BytesIO
 from types import ModuleType
+from typing import cast
 
 from dagster import (
     AssetExecutionContext,
@@ -185,7 +186,7 @@ def published_report(context: AssetExecutionContext, report_pdf: bytes, report_h
     paths = settings.paths()
     # The page count only: the full read (fonts, text) is pdf_publishable's job and takes seconds.
     pages = len(PdfReader(BytesIO(report_pdf)).pages)
-    title = validated_metrics.meta.get("edition", {}).get("title")
+    title = cast("dict[str, str]", validated_metrics.meta.get("edition", {})).get("title")  # text (check_meta)
     version = publish.publish(
         archive_location(paths.reports), context.partition_key, pdf=report_pdf, html=report_html.interactive.encode(),
         pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_html.code_version,

@@ -22,6 +22,7 @@ import os
 import tomllib
 from datetime import date
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagster import (
@@ -101,7 +102,7 @@ def build_latest_edition_schedule(cron_schedule: str | None = None, timezone: st
         if edition is None:
             return SkipReason(f"no edition folders in {sources_root}")
         # Registering partitions is the sensor's job (one mechanism for it); a schedule cannot request it anyway.
-        if not context.instance.has_dynamic_partition(editions.name, edition):
+        if not context.instance.has_dynamic_partition(cast(str, editions.name), edition):
             return SkipReason(f"the latest edition '{edition}' is not a partition yet: turn on "
                               f"{edition_sources_sensor.name}, which registers and builds new folders, or run "
                               f"`python -m pipeline build --edition {edition}`")
@@ -155,7 +156,7 @@ def edition_sources_sensor(context: SensorEvaluationContext, settings: ReportSet
     seen = read_cursor(context.cursor)
     current = {name: fingerprint(sources_root / name) for name in list_editions(sources_root)}
 
-    registered = set(context.instance.get_dynamic_partitions(editions.name))
+    registered = set(context.instance.get_dynamic_partitions(cast(str, editions.name)))
     new_partitions = [name for name in current if name not in registered]
     requests = [
         RunRequest(partition_key=name, run_key=run_key(name, seen.get(name), digest),

@@ -62,7 +62,8 @@ class ReportSettings(ConfigurableResource):
             return
 
         def waiting(holder: str) -> None:
-            context.log.info(f"edition {edition}: waiting for the build that holds it ({holder})")
+            if context.log is not None:  # Optional in InitResourceContext; a run always has one
+                context.log.info(f"edition {edition}: waiting for the build that holds it ({holder})")
 
         with locks.exclusive(lock, holder=runs.holder_text(run.run_id), on_wait=waiting):
             yield self

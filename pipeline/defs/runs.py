@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 
 import psutil
 from dagster import (
@@ -51,7 +52,7 @@ def holder_text(run_id: str) -> str:
     return f"run {run_id[:8]}, pid {os.getpid()} on {socket.gethostname()}"
 
 
-def process_gone(tags: dict[str, str]) -> bool:
+def process_gone(tags: Mapping[str, str]) -> bool:
     """True when the tags name a process on this host that no longer runs (a pid now used by another process
     counts as gone). Runs of other hosts, and runs that never recorded a process, are not judged here."""
     if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():

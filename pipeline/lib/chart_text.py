@@ -8,6 +8,7 @@ makes them), and the title from the chart. The words are a table (`WORDS`), in t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from pipeline.lib.formatting import period_label
 
@@ -56,8 +57,8 @@ def describe(title: str, rows: Sequence[Mapping[str, object]], kind: str = "char
     sentences = [text]
     valued = [r for r in rows if isinstance(r.get("value"), int | float)]
     if len(valued) >= 3 and len({r.get("series") for r in valued}) == 1:
-        high = max(valued, key=lambda r: r["value"])
-        low = min(valued, key=lambda r: r["value"])
+        high = max(valued, key=lambda r: cast(float, r["value"]))  # `valued` holds only int/float values
+        low = min(valued, key=lambda r: cast(float, r["value"]))
         sentences.append(words["highest"].format(label=_label(high, show_period, words), text=high["text"],
                                                  label_low=_label(low, show_period, words), text_low=low["text"]))
     derived = sum(r.get("origin") == words["derived_marker"] for r in rows)
@@ -66,7 +67,7 @@ def describe(title: str, rows: Sequence[Mapping[str, object]], kind: str = "char
     return words["end"].join(sentences) + words["end"]
 
 
-def plotted_rows(spec: Mapping[str, object]) -> list[dict]:
+def plotted_rows(spec: Mapping[str, Any]) -> list[dict]:
     """The rows a Vega-Lite spec plots: its inline datasets (Altair puts a chart's data there), in order, each row
     once even when several layers draw it."""
     rows: list[dict] = []
@@ -75,7 +76,7 @@ def plotted_rows(spec: Mapping[str, object]) -> list[dict]:
     return rows
 
 
-def chart_kind(spec: Mapping[str, object]) -> str:
+def chart_kind(spec: Mapping[str, Any]) -> str:
     """bar, hbar (bars along the x axis), line, arc or point: the mark of the spec's first layer."""
     layer = (spec.get("layer") or [spec])[0]
     mark = layer.get("mark")

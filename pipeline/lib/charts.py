@@ -9,6 +9,7 @@ import base64
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -113,14 +114,16 @@ class ChartKit:
     def bars(self, frame: pd.DataFrame, x: str, y_title: str, horizontal: bool = False) -> alt.LayerChart:
         """Bars coloured by origin (source or derived), each labelled with the figure as the report writes it."""
         base = alt.Chart(frame)
+        category: alt.X | alt.Y
+        value: alt.X | alt.Y
         category = alt.X(f"{x}:N", title=None, sort=alt.SortField("order"), axis=alt.Axis(labelAngle=0))
         value = alt.Y("value:Q", title=y_title)
         if horizontal:
             category = alt.Y(f"{x}:N", title=None, sort=None)
             value = alt.X("value:Q", title=y_title)
         bars = base.mark_bar().encode(category, value, self.origin_color, tooltip=self.tooltip)
-        labels = base.mark_text(**({"align": "left", "dx": 3} if horizontal else {"baseline": "bottom", "dy": -2})
-                                ).encode(category, value, text="text:N")
+        text_style: dict[str, Any] = {"align": "left", "dx": 3} if horizontal else {"baseline": "bottom", "dy": -2}
+        labels = base.mark_text(**text_style).encode(category, value, text="text:N")
         return bars + labels
 
 
@@ -129,7 +132,7 @@ def declared_charts(figures: pd.DataFrame, report: Report) -> list[RenderedChart
     empty). This is all a template needs to be rendered for checking (`build.check_template`); `build_charts`
     adds the SVG, which is the expensive part."""
     kit = ChartKit(figures, report)
-    rendered = []
+    rendered: list[RenderedChart] = []
     with alt.theme.enable(THEME):
         for spec in report.charts:
             if any(m not in kit.latest.index for m in spec.metric_ids):

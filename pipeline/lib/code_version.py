@@ -44,6 +44,7 @@ def modules_version(*modules: ModuleType, templates: Path | None = None) -> str:
     A fixed string such as "1" is only right until someone forgets to bump it; a hash cannot be forgotten."""
     digest = hashlib.sha256()
     for module in modules:
+        assert module.__file__ is not None, f"{module.__name__} has no source file"
         digest.update(Path(module.__file__).read_bytes())
     if templates is not None:
         digest.update(files_hash(read_tree(templates)).encode())

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pydyf
 from weasyprint import Attachment
@@ -77,7 +77,7 @@ class EmbeddedSources:
 
     @classmethod
     def of(cls, edition: ValidatedEdition, code_version: str) -> EmbeddedSources:
-        meta = edition.meta.get("edition", {})
+        meta = cast("dict[str, object]", edition.meta.get("edition", {}))  # a table (validate.check_meta)
         return cls(edition.name, edition_date(meta.get("date")), dict(edition.contents), edition.fingerprint,
                    code_version)
 
@@ -155,7 +155,7 @@ class _EolSafe:
     def data(self) -> bytes:
         cached = self.__dict__.get("_archival_data")
         if cached is None:
-            cached = super().data
+            cached = super().data  # type: ignore[misc]  # a mixin: _eol_safe puts a pydyf.Stream class after it
             if cached.endswith(b"\r\nendstream"):
                 cached = cached[: -len(b"\nendstream")] + b"\r\nendstream"
             self.__dict__["_archival_data"] = cached

@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 
 #: Noto CJK names its regional variants by suffix; only the Simplified Chinese one is right for this report.
 CJK_VARIANT = re.compile(r"CJK[-_]?(SC|TC|HK|JP|KR)", re.IGNORECASE)
@@ -88,7 +90,7 @@ def _outline(reader: PdfReader) -> list[tuple[str, int]]:
             if isinstance(item, list):
                 walk(item)
             else:
-                flat.append((str(item.title), reader.get_destination_page_number(item) + 1))
+                flat.append((str(item.title), cast(int, reader.get_destination_page_number(item)) + 1))
 
     walk(reader.outline)
     return flat
@@ -112,7 +114,7 @@ def read_pdf(data: bytes, *, full_text: bool = True) -> PdfFacts:
     page with Chinese text, which is all `PdfFacts.problems()` needs (the publish check)."""
     reader = PdfReader(io.BytesIO(data))
     meta = {k.lstrip("/"): str(v) for k, v in (reader.metadata or {}).items()}
-    lang = reader.trailer["/Root"].get("/Lang")
+    lang = cast(DictionaryObject, reader.trailer["/Root"]).get("/Lang")  # the catalog, a dictionary
     if lang is not None:
         meta["Lang"] = str(lang)
     return PdfFacts(

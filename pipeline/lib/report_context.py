@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
 from markupsafe import Markup
@@ -132,7 +133,8 @@ class ReportContext:
 
     @property
     def template(self) -> str:
-        return str(self.edition.meta["edition"].get("template", self.report.template))
+        edition = cast("dict[str, object]", self.edition.meta["edition"])  # a table (validate.check_meta)
+        return str(edition.get("template", self.report.template))
 
     def as_template_vars(self, numbering: Numbering | None = None) -> dict[str, object]:
         numbering = numbering or Numbering()

@@ -238,6 +238,8 @@ def _records(file: str, text: str) -> tuple[list[str], list[tuple[int, list[str]
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = _header(file, next(reader))
+        rows: list[tuple[int, list[str]]]
+        ragged: list[tuple[int, list[str]]]
         rows, ragged, end = [], [], reader.line_num
         for record in reader:
             line, end = end + 1, reader.line_num  # a quoted cell may span lines; name the line the row starts on

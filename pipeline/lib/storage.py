@@ -23,12 +23,15 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from fsspec.implementations.local import LocalFileSystem
 from upath import UPath
 
 from pipeline.lib import atomic
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13 on
 
 #: The environment variable that moves the archive to an object store (a URL); unset means the local folder.
 ARCHIVE_URL_ENV = "REPORT_ARCHIVE_URL"
@@ -63,7 +66,7 @@ def as_archive_root(location: str | os.PathLike[str] | UPath) -> ArchivePath:
     return Path(text)
 
 
-def is_object_store(path: ArchivePath) -> bool:
+def is_object_store(path: ArchivePath) -> TypeIs[UPath]:
     """True for a location reached through fsspec (a URL), False for a plain local folder."""
     return not isinstance(path, Path)
 

@@ -24,6 +24,7 @@ import sys
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+from typing import cast
 
 from pipeline.config import PROJECT_ROOT
 from pipeline.lib import disk_cache
@@ -86,8 +87,8 @@ def to_svg(specs: list[dict], font_dir: Path) -> list[str]:
         drawn = SvgEngine(font_dir).convert([specs[i] for i in missing])
         for i, svg in zip(missing, drawn, strict=True):
             svgs[i] = svg
-        disk_cache.write("svg", {keys[i]: svgs[i] for i in missing})
-    return svgs
+        disk_cache.write("svg", {keys[i]: cast(str, svgs[i]) for i in missing})
+    return cast("list[str]", svgs)  # every one missing from the cache was drawn just above
 
 
 def _key(spec: dict, context: str) -> str:
@@ -109,7 +110,7 @@ def _serve(font_dir: str) -> int:
     vlc.register_font_directory(font_dir)
     for line in sys.stdin:
         try:
-            reply = {"svgs": [vlc.vegalite_to_svg(spec) for spec in json.loads(line)["specs"]]}
+            reply: dict[str, object] = {"svgs": [vlc.vegalite_to_svg(spec) for spec in json.loads(line)["specs"]]}
         except Exception as error:  # any failure is the parent's ChartError, with this text
             reply = {"error": f"{type(error).__name__}: {error}"}
         sys.stdout.write(json.dumps(reply) + "\n")

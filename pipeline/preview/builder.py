@@ -14,11 +14,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import Paths
 from pipeline.lib.atomic import write_bytes
 from pipeline.preview import watcher
 from pipeline.preview.state import Snapshot, State
+
+if TYPE_CHECKING:
+    from pipeline.lib.build import Analysis
 
 #: Steps that depend on the edition's data; skipped when its fingerprint is unchanged.
 DATA_STEPS = ("read", "validate", "analyse", "charts")
@@ -91,7 +95,7 @@ class Preview:
         self.out_dir = out_dir
         self.echo = echo or (lambda line, failed: None)
         self.state = state or State()
-        self._cache: tuple[str, object, list] | None = None  # (fingerprint, Analysis, charts)
+        self._cache: tuple[str, Analysis, list] | None = None  # (fingerprint, Analysis, charts)
         self._build_lock = threading.Lock()  # one build at a time
         self._builds = 0
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import jinja2
 import uvicorn
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -93,7 +92,7 @@ def create_app(state: State, edition: str) -> Starlette:
     async def log(request: Request) -> Response:
         return JSONResponse(state.records(), headers=HEADERS)
 
-    async def not_found(request: Request, exc: HTTPException) -> Response:
+    async def not_found(request: Request, exc: Exception) -> Response:
         return PlainTextResponse("not found\n", status_code=404, headers=HEADERS)
 
     return Starlette(

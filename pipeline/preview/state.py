@@ -12,7 +12,7 @@ import contextlib
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.preview.builder import BuildRecord
@@ -50,7 +50,7 @@ class State:
         with self._lock:
             return self._shown
 
-    def update(self, *, bump: bool, **fields: object) -> None:
+    def update(self, *, bump: bool, **fields: Any) -> None:
         """Change what the server shows; `bump` when the page itself changes, so open browsers reload."""
         with self._lock:
             version = self._shown.version + (1 if bump else 0)

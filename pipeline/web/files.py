@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 from starlette.datastructures import Headers
@@ -44,7 +45,8 @@ def serve_archived(
 ) -> Response:
     """Stream one archived file (``kind`` is ``pdf`` or ``html``), after checking that it really is inside
     ``archive_root``; a 404 (HTTPException) if it is missing or leads outside."""
-    path = version.pdf_path if kind == "pdf" else version.html_path
+    # The site serves a local archive (archive_root is a Path), so its versions' paths are local too.
+    path = cast(Path, version.pdf_path if kind == "pdf" else version.html_path)
     try:
         resolved = path.resolve(strict=True)
         stat_result = resolved.stat()

@@ -37,6 +37,8 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
 
 from pipeline.lib import storage
 from pipeline.lib.errors import ReportError
@@ -346,4 +348,4 @@ def is_inside(archive_root: ArchivePath, path: ArchivePath) -> bool:
     names are validated before they become keys, so no ``..`` can reach here)."""
     if storage.is_object_store(archive_root):
         return str(path).startswith(str(archive_root).rstrip("/") + "/")
-    return path.resolve().is_relative_to(archive_root.resolve())
+    return cast(Path, path).resolve().is_relative_to(archive_root.resolve())  # under a local root: a local path
