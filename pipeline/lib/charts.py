@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.lib import chart_text
 from pipeline.lib.fonts import SANS, require_fonts
-from pipeline.lib.formatting import figure_text
+from pipeline.lib.formatting import DEFAULT_LANGUAGE, locale_for
 from pipeline.lib.kpis import latest_by_metric, period_order
 from pipeline.lib.report_def import Report
 from pipeline.lib.svg_engine import to_svg
@@ -55,6 +55,8 @@ class RenderedChart:
     spec: dict  # Vega-Lite JSON, for the interactive HTML
     svg: str  # vector, for the PDF
     data: list[dict]  # the plotted rows, for tests and metadata
+    language: str = DEFAULT_LANGUAGE  # the report's: the words of the text alternative
+    derived_label: str = ""  # what the report's charts call a derived value ([labels] origin_derived)
 
     @property
     def svg_data_url(self) -> str:
@@ -68,7 +70,8 @@ class RenderedChart:
     @property
     def alt_text(self) -> str:
         """The chart's text alternative, written from the rows it plots (`chart_text`): <img alt>, aria-label."""
-        return chart_text.describe(self.title, chart_text.plotted_rows(self.spec), chart_text.chart_kind(self.spec))
+        return chart_text.describe(self.title, chart_text.plotted_rows(self.spec), chart_text.chart_kind(self.spec),
+                                   chart_text.words_for(self.language, self.derived_label), self.language)
 
 
 class ChartKit:
@@ -80,6 +83,7 @@ class ChartKit:
         self.figures = figures
         self.latest = latest_by_metric(figures)
         self.report = report
+        self.locale = locale_for(report.language)  # how figures and periods read in the report's language
         self.source_label, self.derived_label = report.label("origin_source"), report.label("origin_derived")
         self.origin_color = alt.Color("origin:N", title=report.label("origin_title"), scale=alt.Scale(
             domain=[self.source_label, self.derived_label], range=[PALETTE[0], "#9dc3e6"]))
@@ -91,7 +95,7 @@ class ChartKit:
     def _row(self, row: pd.Series, name: str, scale: float) -> dict[str, object]:
         year, month = period_order(row["period"])
         return {"metric_id": row["metric_id"], "name": name, "period": row["period"], "order": year * 100 + month,
-                "value": row["value"] / scale, "text": figure_text(row["value"], row["unit"], row["qualifier"]),
+                "value": row["value"] / scale, "text": self.locale.figure_text(row["value"], row["unit"], row["qualifier"]),
                 "origin": self.derived_label if row["derived"] else self.source_label}
 
     def rows(self, ids: tuple[str, ...], scale: float = 1.0, names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -101,10 +105,12 @@ class ChartKit:
                              for m in ids])
 
     def series(self, metric_id: str, scale: float = 1.0) -> pd.DataFrame:
-        """Every period of one figure, oldest first, as plotted rows named by their period."""
+        """Every period of one figure, oldest first, as plotted rows named by their period as the report writes it
+        (H1 2025, 2025年上半年)."""
         rows = self.figures[self.figures["metric_id"] == metric_id]
         ordered = rows.assign(_o=rows["period"].map(period_order)).sort_values("_o")
-        return pd.DataFrame([self._row(row, row["period"], scale) for _, row in ordered.iterrows()])
+        return pd.DataFrame([self._row(row, self.locale.period_label(row["period"]), scale)
+                             for _, row in ordered.iterrows()])
 
     def period(self, metric_id: str) -> str:
         """The period of a figure's latest row."""
@@ -142,6 +148,7 @@ def declared_charts(figures: pd.DataFrame, report: Report) -> list[RenderedChart
                 metric_ids=spec.metric_ids, source_refs=tuple(refs), has_derived=bool(used["derived"].any()),
                 spec=vega_lite, svg="",
                 data=json.loads(used[["metric_id", "period", "value", "unit"]].to_json(orient="records")),
+                language=report.language, derived_label=report.labels.get("origin_derived", ""),
             ))
     return rendered
 
