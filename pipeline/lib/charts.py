@@ -116,10 +116,16 @@ class ChartKit:
         """The period of a figure's latest row."""
         return str(self.latest.loc[metric_id, "period"])
 
-    def bars(self, frame: pd.DataFrame, x: str, y_title: str, horizontal: bool = False) -> alt.LayerChart:
-        """Bars coloured by origin (source or derived), each labelled with the figure as the report writes it."""
+    def bars(self, frame: pd.DataFrame, x: str, y_title: str, horizontal: bool = False,
+             in_order: bool = False) -> alt.LayerChart:
+        """Bars coloured by origin (source or derived), each labelled with the figure as the report writes it.
+
+        `in_order` puts the categories in the frame's row order, e.g. a `series` oldest first. Without it, upright
+        bars ask for the `order` field, which Vega-Lite drops for layered bars (it then sorts the names as text:
+        Q1 2023, Q1 2024, Q2 2023 …); existing charts keep that look until they opt in."""
         base = alt.Chart(frame)
-        category = alt.X(f"{x}:N", title=None, sort=alt.SortField("order"), axis=alt.Axis(labelAngle=0))
+        sort = None if in_order else alt.SortField("order")
+        category = alt.X(f"{x}:N", title=None, sort=sort, axis=alt.Axis(labelAngle=0))
         value = alt.Y("value:Q", title=y_title)
         if horizontal:
             category = alt.Y(f"{x}:N", title=None, sort=None)
