@@ -86,7 +86,7 @@ def figures_consistent(context: AssetCheckExecutionContext, report_figures: Anal
              description="The PDF has pages, embeds every font, uses the SC variant of Noto CJK, and its text can be "
                          "extracted. Blocks publishing when it fails.")
 def pdf_publishable(report_pdf: bytes) -> AssetCheckResult:
-    facts = read_pdf(report_pdf, full_text=False)  # text up to the first page with Chinese is enough
+    facts = read_pdf(report_pdf, full_text=False)  # text up to the first page in the PDF's language is enough
     problems = facts.problems()
     return AssetCheckResult(
         passed=not problems,

@@ -43,9 +43,9 @@ class Pdf:
 
 def analyse(report: Report, validated: ValidatedEdition) -> Analysis:
     """The report's KPIs and consistency findings for a validated edition."""
-    kpis, skipped = compute_kpis(validated.metrics, report.kpis, report.label("derived_locator"))
+    kpis, skipped = compute_kpis(validated.metrics, report.kpis, report.label("derived_locator"), report.language)
     figures = figures_table(validated.metrics, kpis)
-    return Analysis(report, validated, figures, skipped, check_consistency(figures, report.rules))
+    return Analysis(report, validated, figures, skipped, check_consistency(figures, report.rules, report.language))
 
 
 @dataclass(frozen=True)

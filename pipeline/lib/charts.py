@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.lib import chart_text
 from pipeline.lib.fonts import SANS, require_fonts
-from pipeline.lib.formatting import figure_text
+from pipeline.lib.formatting import DEFAULT_LANGUAGE, locale_for
 from pipeline.lib.kpis import latest_by_metric, period_order
 from pipeline.lib.report_def import Report
 from pipeline.lib.svg_engine import to_svg
@@ -56,6 +56,8 @@ class RenderedChart:
     spec: dict  # Vega-Lite JSON, for the interactive HTML
     svg: str  # vector, for the PDF
     data: list[dict]  # the plotted rows, for tests and metadata
+    language: str = DEFAULT_LANGUAGE  # the report's: the words of the text alternative
+    derived_label: str = ""  # what the report's charts call a derived value ([labels] origin_derived)
 
     @property
     def svg_data_url(self) -> str:
@@ -69,7 +71,8 @@ class RenderedChart:
     @property
     def alt_text(self) -> str:
         """The chart's text alternative, written from the rows it plots (`chart_text`): <img alt>, aria-label."""
-        return chart_text.describe(self.title, chart_text.plotted_rows(self.spec), chart_text.chart_kind(self.spec))
+        return chart_text.describe(self.title, chart_text.plotted_rows(self.spec), chart_text.chart_kind(self.spec),
+                                   chart_text.words_for(self.language, self.derived_label), self.language)
 
 
 class ChartKit:
@@ -81,6 +84,7 @@ class ChartKit:
         self.figures = figures
         self.latest = latest_by_metric(figures)
         self.report = report
+        self.locale = locale_for(report.language)  # how figures and periods read in the report's language
         self.source_label, self.derived_label = report.label("origin_source"), report.label("origin_derived")
         self.origin_color = alt.Color("origin:N", title=report.label("origin_title"), scale=alt.Scale(
             domain=[self.source_label, self.derived_label], range=[PALETTE[0], "#9dc3e6"]))
@@ -92,7 +96,7 @@ class ChartKit:
     def _row(self, row: pd.Series, name: str, scale: float) -> dict[str, object]:
         year, month = period_order(row["period"])
         return {"metric_id": row["metric_id"], "name": name, "period": row["period"], "order": year * 100 + month,
-                "value": row["value"] / scale, "text": figure_text(row["value"], row["unit"], row["qualifier"]),
+                "value": row["value"] / scale, "text": self.locale.figure_text(row["value"], row["unit"], row["qualifier"]),
                 "origin": self.derived_label if row["derived"] else self.source_label}
 
     def rows(self, ids: tuple[str, ...], scale: float = 1.0, names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -102,21 +106,29 @@ class ChartKit:
                              for m in ids])
 
     def series(self, metric_id: str, scale: float = 1.0) -> pd.DataFrame:
-        """Every period of one figure, oldest first, as plotted rows named by their period."""
+        """Every period of one figure, oldest first, as plotted rows named by their period as the report writes it
+        (H1 2025, 2025年上半年)."""
         rows = self.figures[self.figures["metric_id"] == metric_id]
         ordered = rows.assign(_o=rows["period"].map(period_order)).sort_values("_o")
-        return pd.DataFrame([self._row(row, row["period"], scale) for _, row in ordered.iterrows()])
+        return pd.DataFrame([self._row(row, self.locale.period_label(row["period"]), scale)
+                             for _, row in ordered.iterrows()])
 
     def period(self, metric_id: str) -> str:
         """The period of a figure's latest row."""
         return str(self.latest.loc[metric_id, "period"])
 
-    def bars(self, frame: pd.DataFrame, x: str, y_title: str, horizontal: bool = False) -> alt.LayerChart:
-        """Bars coloured by origin (source or derived), each labelled with the figure as the report writes it."""
+    def bars(self, frame: pd.DataFrame, x: str, y_title: str, horizontal: bool = False,
+             in_order: bool = False) -> alt.LayerChart:
+        """Bars coloured by origin (source or derived), each labelled with the figure as the report writes it.
+
+        `in_order` puts the categories in the frame's row order, e.g. a `series` oldest first. Without it, upright
+        bars ask for the `order` field, which Vega-Lite drops for layered bars (it then sorts the names as text:
+        Q1 2023, Q1 2024, Q2 2023 …); existing charts keep that look until they opt in."""
         base = alt.Chart(frame)
         category: alt.X | alt.Y
         value: alt.X | alt.Y
-        category = alt.X(f"{x}:N", title=None, sort=alt.SortField("order"), axis=alt.Axis(labelAngle=0))
+        sort = None if in_order else alt.SortField("order")
+        category = alt.X(f"{x}:N", title=None, sort=sort, axis=alt.Axis(labelAngle=0))
         value = alt.Y("value:Q", title=y_title)
         if horizontal:
             category = alt.Y(f"{x}:N", title=None, sort=None)
@@ -145,6 +157,7 @@ def declared_charts(figures: pd.DataFrame, report: Report) -> list[RenderedChart
                 metric_ids=spec.metric_ids, source_refs=tuple(refs), has_derived=bool(used["derived"].any()),
                 spec=vega_lite, svg="",
                 data=json.loads(used[["metric_id", "period", "value", "unit"]].to_json(orient="records")),
+                language=report.language, derived_label=report.labels.get("origin_derived", ""),
             ))
     return rendered
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 from jinja2.sandbox import SandboxedEnvironment
 
-from pipeline.lib.formatting import figure_text
+from pipeline.lib.formatting import DEFAULT_LANGUAGE, figure_text
 from pipeline.lib.kpis import latest_by_metric
 from pipeline.lib.report_def import Rule
 
@@ -30,12 +30,12 @@ class Finding:
 class _Texts:
     """`F.id` in a rule's text: the figure as the report writes it (plain text; the page escapes it)."""
 
-    def __init__(self, latest: pd.DataFrame) -> None:
-        self._latest = latest
+    def __init__(self, latest: pd.DataFrame, language: str) -> None:
+        self._latest, self._language = latest, language
 
     def __getattr__(self, metric_id: str) -> str:
         row = self._latest.loc[metric_id]
-        return figure_text(row["value"], row["unit"], row["qualifier"])
+        return figure_text(row["value"], row["unit"], row["qualifier"], self._language)
 
 
 _ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
@@ -47,10 +47,11 @@ def applicable(rules: tuple[Rule, ...], figures: pd.DataFrame) -> list[Rule]:
     return [rule for rule in rules if set(rule.metric_ids) <= present]
 
 
-def check_consistency(figures: pd.DataFrame, rules: tuple[Rule, ...]) -> list[Finding]:
-    """Run every rule whose figures exist."""
+def check_consistency(figures: pd.DataFrame, rules: tuple[Rule, ...],
+                      language: str = DEFAULT_LANGUAGE) -> list[Finding]:
+    """Run every rule whose figures exist; messages print figures in the report's `language`."""
     latest = latest_by_metric(figures)
-    texts = _Texts(latest)
+    texts = _Texts(latest, language)
     findings = []
     for rule in applicable(rules, figures):
         passed = bool(rule.holds.evaluate({m: float(latest.loc[m, "value"]) for m in rule.holds.names}))

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from pipeline.lib.formatting import period_label
+from pipeline.lib.formatting import DEFAULT_LANGUAGE, locale_for
 from pipeline.lib.report_def import Kpi
 from pipeline.lib.validate import METRIC_COLUMNS
 
@@ -27,11 +27,11 @@ def kpi_period(kpi: Kpi, input_periods: list[str]) -> str:
     return prior_period(input_periods[0]) if kpi.period == "prior_year" else input_periods[0]
 
 
-def kpi_label(kpi: Kpi, period: str) -> str:
-    """The KPI's label with its period filled in: {period} as the report writes it (2025年上半年), {part} the part
-    of the year (上半年, or 全年 for a whole year), so an H2 edition says 下半年 by itself."""
-    written = period_label(period)
-    return kpi.label.format(period=written, part=written[5:] or "全年")
+def kpi_label(kpi: Kpi, period: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The KPI's label with its period filled in: {period} as the report writes it (2025年上半年, H1 2025), {part}
+    the part of the year (上半年 or 全年, H1 or full year), so an H2 edition says 下半年 by itself."""
+    locale = locale_for(language)
+    return kpi.label.format(period=locale.period_label(period), part=locale.period_part(period))
 
 
 def _qualifier(rows: list[pd.Series]) -> str:
@@ -39,11 +39,13 @@ def _qualifier(rows: list[pd.Series]) -> str:
     return "approx" if any(r["qualifier"] for r in rows) else ""
 
 
-def compute_kpis(metrics: pd.DataFrame, kpis: tuple[Kpi, ...], locator: str) -> tuple[pd.DataFrame, list[str]]:
+def compute_kpis(metrics: pd.DataFrame, kpis: tuple[Kpi, ...], locator: str,
+                 language: str = DEFAULT_LANGUAGE) -> tuple[pd.DataFrame, list[str]]:
     """Every KPI whose inputs exist, as rows shaped like metrics (plus formula and inputs); and the skipped ids.
 
     KPIs are computed in declaration order, so a KPI may use one declared before it. `locator` is what the
-    report writes where a source figure names its place in the source (e.g. "derived")."""
+    report writes where a source figure names its place in the source (e.g. "derived"); `language` the report's,
+    for the periods in labels."""
     latest = latest_by_metric(metrics).astype({"value": float})
     rows, skipped = [], []
     for kpi in kpis:
@@ -59,7 +61,7 @@ def compute_kpis(metrics: pd.DataFrame, kpis: tuple[Kpi, ...], locator: str) -> 
             "value": kpi.formula.evaluate({i: float(r["value"]) for i, r in zip(kpi.inputs, inputs, strict=True)}),
             "unit": kpi.unit,
             "qualifier": _qualifier(inputs),
-            "label": kpi_label(kpi, period),
+            "label": kpi_label(kpi, period, language),
             "source_ref": ";".join(sorted({r["source_ref"] for r in inputs})),
             "locator": locator,
             "note": "",

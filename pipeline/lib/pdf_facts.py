@@ -50,8 +50,9 @@ class PdfFacts:
                 found.append(f"font {font.name} is the {font.cjk_variant} variant; the report needs SC")
         if not any(f.cjk_variant == "SC" for f in self.fonts):
             found.append("no Noto CJK SC font is used")
-        if not CJK_TEXT.search(self.text):
-            found.append("no Chinese text can be extracted")
+        if not text_pattern(self.metadata.get("Lang", "")).search(self.text):
+            found.append("no Chinese text can be extracted" if _is_chinese(self.metadata.get("Lang", ""))
+                         else "no text can be extracted")
         return found
 
 
@@ -98,20 +99,32 @@ def _outline(reader: PdfReader) -> list[tuple[str, int]]:
 
 #: Any CJK unified ideograph: what "Chinese text can be extracted" looks for.
 CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")
+#: Any letter: what "text can be extracted" looks for in a report in another language.
+LETTERS = re.compile(r"[^\W\d_]")
 
 
-def _page_texts(reader: PdfReader, full_text: bool) -> list[str]:
+def _is_chinese(lang: str) -> bool:
+    return lang.lower().split("-")[0] == "zh" or not lang  # a PDF without /Lang is judged as the Chinese report was
+
+
+def text_pattern(lang: str) -> re.Pattern[str]:
+    """What extracted text must contain for a PDF of this /Lang: Chinese characters for zh, letters otherwise."""
+    return CJK_TEXT if _is_chinese(lang) else LETTERS
+
+
+def _page_texts(reader: PdfReader, full_text: bool, pattern: re.Pattern[str]) -> list[str]:
     texts = []
     for page in reader.pages:
         texts.append(page.extract_text() or "")
-        if not full_text and CJK_TEXT.search(texts[-1]):
+        if not full_text and pattern.search(texts[-1]):
             break
     return texts
 
 
 def read_pdf(data: bytes, *, full_text: bool = True) -> PdfFacts:
     """The facts of a PDF. Text extraction is nearly all of the cost: with full_text=False it stops at the first
-    page with Chinese text, which is all `PdfFacts.problems()` needs (the publish check)."""
+    page with text in the PDF's language (Chinese for zh), which is all `PdfFacts.problems()` needs (the publish
+    check)."""
     reader = PdfReader(io.BytesIO(data))
     meta = {k.lstrip("/"): str(v) for k, v in (reader.metadata or {}).items()}
     lang = cast(DictionaryObject, reader.trailer["/Root"]).get("/Lang")  # the catalog, a dictionary
@@ -120,7 +133,7 @@ def read_pdf(data: bytes, *, full_text: bool = True) -> PdfFacts:
     return PdfFacts(
         pages=len(reader.pages),
         fonts=_font_facts(reader),
-        page_texts=_page_texts(reader, full_text),
+        page_texts=_page_texts(reader, full_text, text_pattern(meta.get("Lang", ""))),
         outline=_outline(reader),
         metadata=meta,
     )

@@ -25,8 +25,9 @@ from pipeline.lib.fetcher import ProjectURLFetcher
 from pipeline.lib.report_context import Numbering, ReportContext
 
 
-def jinja_env(templates: dict[str, bytes]) -> jinja2.Environment:
-    """Autoescaping everywhere (data is untrusted text) and undefined names as errors (a typo is not a blank).
+def jinja_env(templates: dict[str, bytes], language: str = "zh-CN") -> jinja2.Environment:
+    """Autoescaping everywhere (data is untrusted text) and undefined names as errors (a typo is not a blank); the
+    formatting filters (pct, pp, period …) are those of the report's `language` (`formatting.locale_for`).
 
     Templates come from a snapshot read once per build (`code_version.read_tree`), the same bytes the published
     version's code version is computed from."""
@@ -39,8 +40,7 @@ def jinja_env(templates: dict[str, bytes]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(yi=formatting.yi, wan=formatting.wan, pct=formatting.pct, pp=formatting.pp,
-                       times=formatting.times, period=formatting.period_label)
+    env.filters.update(formatting.locale_for(language).filters())
     return env
 
 
@@ -79,7 +79,7 @@ def render_html(context: ReportContext, templates: dict[str, bytes], *, interact
     interactive=True embeds Vega-Lite specs and the vega-embed bundle inline (tooltips, works offline);
     interactive=False inlines the static SVG charts, which is what the PDF is laid out from. The template is
     rendered twice so that the table of contents and forward references know every number."""
-    template = jinja_env(templates).get_template(context.template)
+    template = jinja_env(templates, context.report.language).get_template(context.template)
     common = {
         "interactive": interactive,
         "stylesheet": Markup(templates["report.css"].decode("utf-8")),

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from pipeline.lib.charts import RenderedChart
 from pipeline.lib.consistency import Finding
 from pipeline.lib.errors import ReportError
-from pipeline.lib.formatting import figure_markup, figure_text
+from pipeline.lib.formatting import DEFAULT_LANGUAGE, figure_markup, figure_text, locale_for
 from pipeline.lib.kpis import latest_by_metric, period_order
 from pipeline.lib.report_def import Report
 from pipeline.lib.validate import ValidatedEdition
@@ -33,6 +33,7 @@ class FigureRef:
     """One figure as a template sees it; renders as a traceable <span> through the formatting filters."""
 
     row: dict
+    language: str = DEFAULT_LANGUAGE  # the report's: how the figure reads
 
     def __getattr__(self, name: str):
         try:
@@ -42,11 +43,11 @@ class FigureRef:
 
     @property
     def text(self) -> str:
-        return figure_text(self.row["value"], self.row["unit"], self.row["qualifier"])
+        return figure_text(self.row["value"], self.row["unit"], self.row["qualifier"], self.language)
 
     def _markup(self, qualifier: str) -> Markup:
         ref = f"{self.row['metric_id']}@{self.row['period']}"
-        return figure_markup(self.row["value"], self.row["unit"], qualifier, ref, self.row["derived"])
+        return figure_markup(self.row["value"], self.row["unit"], qualifier, ref, self.row["derived"], self.language)
 
     def __html__(self) -> str:
         return self._markup(self.row["qualifier"])
@@ -64,12 +65,12 @@ class FigureIndex:
     """`F.metric_id` or `F['metric_id']`: the latest-period row of that metric. Every period stays available:
     `series(id)` in a template gives them all, oldest first, and `figure(id, period)` one of them."""
 
-    def __init__(self, figures: pd.DataFrame):
-        self._rows = {k: FigureRef(v) for k, v in latest_by_metric(figures).to_dict(orient="index").items()}
+    def __init__(self, figures: pd.DataFrame, language: str = DEFAULT_LANGUAGE):
+        self._rows = {k: FigureRef(v, language) for k, v in latest_by_metric(figures).to_dict(orient="index").items()}
         ordered = figures.assign(_order=figures["period"].map(period_order)).sort_values(["metric_id", "_order"])
         self._series: dict[str, list[FigureRef]] = defaultdict(list)
         for row in ordered.drop(columns="_order").to_dict(orient="records"):
-            self._series[row["metric_id"]].append(FigureRef(row))
+            self._series[row["metric_id"]].append(FigureRef(row, language))
 
     def series(self, name: str) -> list[FigureRef]:
         """Every period of a figure, oldest first."""
@@ -141,6 +142,8 @@ class ReportContext:
         refs = self.edition.references.reset_index(drop=True)
         ref_number = {sid: i + 1 for i, sid in enumerate(refs["source_id"])}
         charts = {c.chart_id: c for c in self.charts}
+        language = self.report.language
+        words = locale_for(language).xref
 
         def cite(*items: object) -> Markup:
             ids: list[str] = []
@@ -156,9 +159,9 @@ class ReportContext:
             shown = "?" if n is None else str(n)
             if kind == "section" and n is None and numbering.number("appendix", key) is not None:
                 letter = dict(numbering.order["appendix"])[key]
-                text = f"附录{letter}"
+                text = words["appendix"].format(letter=letter)
             else:
-                text = {"figure": f"图{shown}", "table": f"表{shown}", "section": f"第{shown}节"}[kind]
+                text = words[kind].format(n=shown)
             anchor = {"figure": "fig-", "table": "tab-", "section": ""}[kind] + key
             return Markup('<a class="xref" href="#{}">{}</a>').format(anchor, text)
 
@@ -169,7 +172,7 @@ class ReportContext:
 
         sources = self.figures[~self.figures["derived"]].copy()
         sources["order"] = sources["period"].map(period_order)
-        figures = FigureIndex(self.figures)
+        figures = FigureIndex(self.figures, language)
         return {
             "meta": self.edition.meta["edition"],
             "edition_name": self.edition.name,
@@ -178,8 +181,9 @@ class ReportContext:
             "F": figures,
             "series": figures.series,
             "figure": figures.at,
-            "source_rows": [FigureRef(r) for r in sources.to_dict(orient="records")],
-            "derived_rows": [FigureRef(r) for r in self.figures[self.figures["derived"]].to_dict(orient="records")],
+            "source_rows": [FigureRef(r, language) for r in sources.to_dict(orient="records")],
+            "derived_rows": [FigureRef(r, language)
+                             for r in self.figures[self.figures["derived"]].to_dict(orient="records")],
             "references": [dict(r, number=ref_number[r["source_id"]]) for r in refs.to_dict(orient="records")],
             "findings": self.findings,
             "skipped_kpis": self.skipped_kpis,

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from pipeline.lib.errors import ReportError
+from pipeline.lib.formatting import locale_for
 from pipeline.lib.formulas import Formula, FormulaError, parse
 from pipeline.lib.units import UNITS
 
@@ -231,10 +232,15 @@ def load_report(folder: Path) -> Report:
                                         f"({'unknown: ' + ', '.join(unknown) if unknown else 'none listed'})")
         charts.append(ChartDecl(chart_id, _text(entry, "title", here), _text(entry, "caption", here), figures, build))
 
+    language = _text(report, "language", f"{path}, [report]")
+    try:
+        locale_for(language)
+    except ValueError as error:
+        raise ReportDefinitionError(f"{path}, [report]: {error}") from None
     schedule = data.get("schedule", {})
     return Report(
         report_id=report_id, folder=folder, title=_text(report, "title", f"{path}, [report]"),
-        language=_text(report, "language", f"{path}, [report]"),
+        language=language,
         default_edition=_text(report, "default_edition", f"{path}, [report]"),
         template=_text(report, "template", f"{path}, [report]"),
         schedule_cron=schedule.get("cron", ""), schedule_timezone=schedule.get("timezone", ""),
