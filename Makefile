@@ -15,16 +15,18 @@ HOST ?= 127.0.0.1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 PDF_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
-TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql
+# nodejs, npm: the npm packages the tests use (axe-core, package-lock.json), installed by the node-test target
+TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql nodejs npm
+NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: report test ui serve preview bench bench-backfill faults lint lock clean system-pdf system-test venv dagster-home
+.PHONY: report test node-test ui serve preview bench bench-backfill faults lint lock clean system-pdf system-test venv dagster-home
 
 ## report: build and publish the default edition (REPORT=..., EDITION=...) through Dagster; prints where the files are
 report: system-pdf venv
 	$(PY) -m pipeline build $(EDITION_ARG)
 
 ## test: lint, type-check, then the whole test suite (the command CI runs)
-test: system-test venv
+test: system-test venv node-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
@@ -74,6 +76,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
+## node-test: the pinned npm packages of package-lock.json in node_modules/ (again when the lock changes)
+node-test: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@rm -f node_modules/.installed-* && touch $@
+
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml \
 	  || cp deploy/local/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -85,4 +94,4 @@ system-test:
 	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
 
 clean:
-	rm -rf reports .dagster_home .pytest_cache
+	rm -rf reports .dagster_home .pytest_cache node_modules

@@ -12,7 +12,10 @@ floor     a new process that only lays out and writes the same build's print HTM
           project's URL fetcher and base URL exactly as `pipeline.lib.render.layout_pdf` does: the irreducible work.
 chromium  headless Chromium printing the same HTML to PDF (new process, new profile folder each run).
 pdf       our PDF stage in a warm process: `make_pdf` (layout, export, one GC collection) of the same HTML
-          (after one untimed warm-up).
+          (after one untimed warm-up). Each run exports the one layout twice, as the build does (PDF/A-3a +
+          PDF/UA-1: tagged, the edition's sources embedded; `pdf_archival.write_options`) and plain (untagged,
+          nothing embedded), and times the blocking validator (`conformance.check_pdf`) on the former; the sizes
+          of both files. Its own section in RESULTS.md holds the cost of the archival PDF against its budget.
 edit      `make preview`'s loop in a warm process: a template-only edit through the file watcher until the PDF is
           written (and until the page is served); which steps re-ran.
 batch     20 temporary editions (copies of the real one with amounts scaled; generated in a temp folder, never
@@ -33,8 +36,10 @@ in the same run, as an extra column (`@cold,pdf,...` limits it to those figures)
 as the first column. New-process figures are taken round-robin over the columns, so a change in the machine's load
 hits every column alike. A figure that fails (e.g. a build error) is reported as failed; the rest still runs.
 
-The generated part of RESULTS.md sits between the bench markers; text outside them (method, analysis, proposed
-fixes) is kept when the file is rewritten. A default run (one column, 5 runs) takes 7-10 minutes on 2 cores.
+The generated parts of RESULTS.md sit between the bench markers; text outside them (method, analysis, proposed
+fixes) is kept when the file is rewritten. A run of every figure rewrites the main figures; a run of some
+(--only) prints them but keeps the main figures of the last full run in the file, and rewrites only the
+sections of what it measured (the archival export's, when `pdf` ran). A default run (one column, 5 runs) takes 7-10 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+#: The archival export's own section (the cost of PDF/A + PDF/UA), written by every run that measures `pdf`.
+PDF_BEGIN, PDF_END = "<!-- bench:pdf-export:begin -->", "<!-- bench:pdf-export:end -->"
 DEFAULT_EDITION = "xiaomi-ecosystem-2025h1"
 #: The report measured: its folder in a checkout (the base folder WeasyPrint resolves relative URLs against).
 REPORT_FOLDER = Path("templates") / "xiaomi-ecosystem"
@@ -67,7 +74,9 @@ PACKAGES = ("dagster", "weasyprint", "pydyf", "vl-convert-python", "altair", "pa
             "fonttools", "watchfiles", "psutil")
 #: Units whose values are amounts (scaled in the batch editions); shares, ranks and changes stay as they are.
 SCALED_UNITS = {"cny": False, "devices": True, "users": True, "vehicles": True}
-TARGETS = {"cold": 2.5, "cold_stretch": 2.0, "pdf": 1.0, "edit": 1.3, "batch": 1.7, "memory_mib": 400}
+TARGETS = {"cold": 2.5, "cold_stretch": 2.0, "pdf": 1.0, "edit": 1.3, "batch": 1.7, "memory_mib": 400,
+           # the archival PDF's budget: PDF stage and file against the plain untagged export, validator time
+           "archival_time": 1.15, "archival_size": 1.30, "check_s": 1.0}
 STAGES = ("cold", "floor", "chromium", "pdf", "edit", "batch")
 
 FLOOR_SCRIPT = """
@@ -316,13 +325,27 @@ def new_process_rounds(trees: list[Tree], stages: dict[str, set[str]], runs: int
             attempt(tree, "cold", cold_steps, tree)
 
 
-def bench_pdf(tree: Tree, runs: int, html: Path) -> None:
+def bench_pdf(tree: Tree, runs: int, html: Path, edition: str) -> None:
     out = tree.work / "pdf.json"
-    run_process(tree.worker("pdf-stage", html, runs, out), cwd=tree.root, env=tree.env(), log=tree.work / "pdf.log")
+    run_process(tree.worker("pdf-stage", html, runs, out, edition), cwd=tree.root, env=tree.env(),
+                log=tree.work / "pdf.log")
     data = json.loads(out.read_text())
-    tree.results["pdf"] = {k: Stat([r[k] for r in data["runs"]]) for k in ("total", "layout", "write")}
-    tree.results["pdf"]["pages"] = data["pages"]
-    say(f"  {tree.label} in-process PDF stage: {tree.results['pdf']['total'].fmt()}")
+    keys = [k for k in ("layout", "plain", "write_plain", "archival", "write_archival", "check", "plain_bytes",
+                        "archival_bytes") if k in data["runs"][0]]
+    pdf = {k: Stat([float(r[k]) for r in data["runs"]]) for k in keys}
+    archival = "archival" in pdf
+    # the PDF stage as the build runs it: the real (archival) export when this copy has one
+    pdf["total"], pdf["write"] = (pdf["archival"], pdf["write_archival"]) if archival else (pdf["plain"],
+                                                                                         pdf["write_plain"])
+    pdf["pages"] = data["pages"]
+    if archival:  # paired per run (one layout, both exports): a load change between runs cancels out
+        pdf["stage_ratio"] = Stat([r["archival"] / r["plain"] for r in data["runs"]])
+        pdf["write_ratio"] = Stat([r["write_archival"] / r["write_plain"] for r in data["runs"]])
+        pdf["check_passed"] = all(r["check_passed"] for r in data["runs"])
+        pdf["check_summary"] = data["runs"][-1]["check_summary"]
+    tree.results["pdf"] = pdf
+    say(f"  {tree.label} in-process PDF stage: {pdf['total'].fmt()}"
+        + (f" (plain untagged {pdf['plain'].fmt()}; validator {pdf['check'].fmt()})" if archival else ""))
 
 
 def bench_edit(tree: Tree, runs: int, edition: str) -> None:
@@ -439,8 +462,11 @@ def worker_print_html(edition: str, out: str) -> None:
     Path(out).write_text(built.html.print, encoding="utf-8")
 
 
-def worker_pdf_stage(html_file: str, runs: str, out: str) -> None:
-    """`make_pdf`'s work (layout and export under one GC pause, one collection after), timed part by part."""
+def worker_pdf_stage(html_file: str, runs: str, out: str, edition: str = DEFAULT_EDITION) -> None:
+    """`make_pdf`'s work (layout and export under one GC pause, one collection after), timed part by part, with
+    both exports of the same layout: the real one (PDF/A-3a + PDF/UA-1: tags, the edition's sources embedded, the
+    archival finisher; `write_options`) and the plain untagged one; then the blocking validator on the real PDF.
+    The two exports alternate which goes first, so neither always pays for the other's garbage."""
     import resource
 
     from pipeline.lib.build import make_pdf
@@ -448,18 +474,49 @@ def worker_pdf_stage(html_file: str, runs: str, out: str) -> None:
 
     paths = _paths()
     html = Path(html_file).read_text(encoding="utf-8")
-    make_pdf(paths, html)  # warm-up: imports, fontconfig, first layout
+    try:  # a --variant copy from before the archival PDF measures the plain export only
+        from pipeline.lib.build import embedded_sources
+        from pipeline.lib.code_version import read_tree, report_code_version
+        from pipeline.lib.conformance import check_pdf
+        from pipeline.lib.pdf_archival import write_options
+        from pipeline.lib.sources import read_edition
+        from pipeline.lib.validate import validate_edition
+    except ImportError:
+        sources = None
+    else:
+        sources = embedded_sources(validate_edition(read_edition(paths.sources, edition)),
+                                   report_code_version(read_tree(paths.templates)))
+    # warm-up: imports, fontconfig, first layout, the export, the validator
+    warm = make_pdf(paths, html, sources) if sources is not None else make_pdf(paths, html)
+    if sources is not None:
+        check_pdf(warm.data)
     results = []
-    for _ in range(int(runs)):
-        start = time.perf_counter()
+    for run in range(int(runs)):
+        exports = ["plain", "archival"] if sources is not None else ["plain"]
+        if run % 2:
+            exports.reverse()
+        timed: dict[str, float] = {}
+        pdf: dict[str, bytes] = {}
         with gc_paused():  # exactly make_pdf's steps, with clocks between them
+            start = time.perf_counter()
             laid_out = layout_pdf(html, paths.templates, paths.fonts)
-            mid = time.perf_counter()
-            write_pdf(laid_out)
+            timed["layout"] = time.perf_counter() - start
+            for export in exports:
+                start = time.perf_counter()
+                # the options are made per export, as the build does: an attachment can be read only once
+                pdf[export] = write_pdf(laid_out, write_options(sources) if export == "archival" else None)
+                timed[f"write_{export}"] = time.perf_counter() - start
             pages = laid_out.pages
             del laid_out
-        end = time.perf_counter()
-        results.append({"total": end - start, "layout": mid - start, "write": end - mid})
+        result = {"layout": timed["layout"], "write_plain": timed["write_plain"],
+                  "plain": timed["layout"] + timed["write_plain"], "plain_bytes": len(pdf["plain"])}
+        if sources is not None:
+            start = time.perf_counter()
+            verdict = check_pdf(pdf["archival"])
+            result |= {"write_archival": timed["write_archival"], "archival": timed["layout"] + timed["write_archival"],
+                       "archival_bytes": len(pdf["archival"]), "check": time.perf_counter() - start,
+                       "check_passed": verdict.passed, "check_summary": verdict.summary()}
+        results.append(result)
     Path(out).write_text(json.dumps({"runs": results, "pages": pages,
                                      "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -659,9 +716,11 @@ def render(trees: list[Tree], args: argparse.Namespace, load: tuple[tuple[float,
     row("   peak RSS, largest Chromium process / whole tree (sampled)",
         lambda t: f"{cell(t, 'chromium', 'rss', unit='MiB', digits=0)} / "
                   f"{cell(t, 'chromium', 'tree', unit='MiB', digits=0)}")
-    row("   our PDF stage in a warm process (layout + write)", lambda t: cell(t, "pdf", "total"))
+    row("   our PDF stage in a warm process (layout + write; PDF/A-3a + PDF/UA-1 as the build writes it)",
+        lambda t: cell(t, "pdf", "total"))
     row("   … of which layout", lambda t: cell(t, "pdf", "layout"))
-    row("   … of which write (paint, fonts, PDF, one GC collection)", lambda t: cell(t, "pdf", "write"))
+    row("   … of which write (paint, fonts, tags, sources, PDF, one GC collection)", lambda t: cell(t, "pdf", "write"))
+    row("   … the same layout written plain (untagged, nothing embedded)", lambda t: cell(t, "pdf", "plain"))
     row("4. edit loop: template save → PDF written (warm preview)", lambda t: cell(t, "edit", "seconds"))
     row("   … save → page served again", lambda t: cell(t, "edit", "page"))
     row("   … steps that ran / were reused",
@@ -740,14 +799,94 @@ def render(trees: list[Tree], args: argparse.Namespace, load: tuple[tuple[float,
     return "\n".join(lines)
 
 
-def write_results(path: Path, block: str) -> None:
+def render_pdf_export(trees: list[Tree], args: argparse.Namespace,
+                      load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
+    """The archival PDF's cost: the real export (PDF/A-3a + PDF/UA-1, sources embedded) beside the plain untagged
+    one, from the same layout in the same process and run; file sizes; the validator's own time; the budget."""
+    measured = [t for t in trees if isinstance(t.results.get("pdf", {}).get("archival"), Stat)]
+    labels = [t.label for t in measured]
+
+    def cell(t: Tree, key: str, unit: str = "s", digits: int = 2) -> str:
+        return t.results["pdf"][key].fmt(unit, digits)
+
+    def kib(t: Tree, key: str) -> str:
+        stat = t.results["pdf"][key]
+        return Stat([v / 1024 for v in stat.values]).fmt("KiB", 0)
+
+    lines = [PDF_BEGIN, "", f"## What PDF/A + tagging cost ({dt.date.today().isoformat()})", "",
+             f"The PDF stage in a warm process, median of {args.runs} runs (min–max): each run lays the print HTML "
+             "out once and writes it twice, as the build does (`write_pdf(laid_out, write_options(sources))`: "
+             "PDF/A-3a + PDF/UA-1, tagged, the edition's sources embedded, the archival finisher) and plain "
+             "(`write_pdf(laid_out)`: untagged, nothing embedded), the two in alternating order; then the build's "
+             "blocking validator (`conformance.check_pdf`, PDF/UA-1 and PDF/A-3a) on the archival file. "
+             f"Load average (1, 5, 15 min) at start {load[0][0]:.2f} {load[0][1]:.2f} {load[0][2]:.2f}, at end "
+             f"{load[1][0]:.2f} {load[1][1]:.2f} {load[1][2]:.2f}; 1-minute load sampled every 10 s: "
+             f"{Stat(LOAD.samples or [0.0]).fmt('', 2)}. The machine (the one under Figures above) was shared with "
+             "other work while this ran, so absolute times carry that noise; the time budget is judged on per-run "
+             "ratios (both exports of one layout), from which a load change between runs cancels out.", ""]
+    if not measured:
+        return "\n".join([*lines, "Not measured in this run.", "", PDF_END])
+    lines += ["| figure | " + " | ".join(labels) + " |", "|---|" + "---|" * len(measured)]
+
+    def row(name: str, render_cell) -> None:
+        lines.append(f"| {name} | " + " | ".join(render_cell(t) for t in measured) + " |")
+
+    row("layout (shared by both exports)", lambda t: cell(t, "layout"))
+    row("write, plain untagged", lambda t: cell(t, "write_plain"))
+    row("write, PDF/A-3a + PDF/UA-1 with sources (the build's)", lambda t: cell(t, "write_archival"))
+    row("PDF stage (layout + write), plain untagged", lambda t: cell(t, "plain"))
+    row("PDF stage (layout + write), archival (the build's)", lambda t: cell(t, "archival"))
+    row("PDF size, plain untagged", lambda t: kib(t, "plain_bytes"))
+    row("PDF size, archival (the build's)", lambda t: kib(t, "archival_bytes"))
+    row("validator `check_pdf` on the archival PDF (both profiles)", lambda t: cell(t, "check"))
+    row("validator verdict", lambda t: ("passed" if t.results["pdf"]["check_passed"] else "**failed**")
+        + f": {t.results['pdf']['check_summary']}")
+    row("pages", lambda t: str(t.results["pdf"]["pages"]))
+    lines += ["", "| budget | " + " | ".join(labels) + " |", "|---|" + "---|" * len(measured)]
+
+    def show(value: float | None, limit: float, suffix: str = "×") -> str:
+        return "–" if value is None else f"{value:.2f}{suffix} {verdict(value, limit)}"
+
+    def paired(t: Tree, key: str) -> str:
+        stat = t.results["pdf"][key]
+        return f"(per run {min(stat.values):.2f}–{max(stat.values):.2f}×)"
+
+    row("PDF stage ≤ 1.15× the plain one (at most 15% slower; median of the per-run ratios)",
+        lambda t: f"{show(t.results['pdf']['stage_ratio'].median, TARGETS['archival_time'])} "
+                  f"{paired(t, 'stage_ratio')}")
+    row("   … the export alone, archival / plain write (not budgeted)",
+        lambda t: f"{t.results['pdf']['write_ratio'].median:.2f}× {paired(t, 'write_ratio')}")
+    row("PDF file ≤ 1.30× the plain one (at most 30% larger)",
+        lambda t: show(ratio(t.results["pdf"]["archival_bytes"], t.results["pdf"]["plain_bytes"]),
+                       TARGETS["archival_size"]))
+    row("validator < 1 s", lambda t: show(t.results["pdf"]["check"].median, TARGETS["check_s"], " s"))
+    lines += ["", PDF_END]
+    return "\n".join(lines)
+
+
+def _replace_block(text: str, begin: str, end: str, block: str, after: str | None = None) -> str:
+    """`text` with the part between `begin` and `end` replaced by `block` (which carries the markers); a block not
+    yet there goes right after the marker `after`, else at the top."""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        return head + block + rest.split(end, 1)[1]
+    if after is not None and after in text:
+        head, rest = text.split(after, 1)
+        return head + after + "\n\n" + block + rest
+    return block + "\n" + text
+
+
+def write_results(path: Path, block: str | None, pdf_block: str | None = None) -> None:
+    """Rewrite the generated blocks given (None: keep that block as it is in the file)."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = ("# Benchmark results (issue 7)\n\nWritten by `make bench` (`benchmarks/run.py`); the part between the "
-                "bench markers is regenerated on every run, the rest is kept.\n\n" + block + "\n" + old)
+    text = old
+    if block is not None:
+        text = _replace_block(text, BEGIN, END, block)
+    if pdf_block is not None:
+        text = _replace_block(text, PDF_BEGIN, PDF_END, pdf_block, after=END)
+    if not old:
+        text = ("# Benchmark results (issue 7)\n\nWritten by `make bench` (`benchmarks/run.py`); the parts between "
+                "the bench markers are regenerated on every run, the rest is kept.\n\n" + text)
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
@@ -816,15 +955,21 @@ def main(argv: list[str] | None = None) -> int:
                         tree.results[key] = source.results[key]
             say(f"warm-process figures of {tree.label!r}")
             if "pdf" in stages[tree.label] and tree.label in html:
-                attempt(tree, "pdf", bench_pdf, tree, args.runs, html[tree.label])
+                attempt(tree, "pdf", bench_pdf, tree, args.runs, html[tree.label], args.edition)
             if "edit" in stages[tree.label]:
                 attempt(tree, "edit", bench_edit, tree, args.runs, args.edition)
             if "batch" in stages[tree.label]:
                 attempt(tree, "batch", bench_batch, tree, args.batch_editions, args.batch_runs, args.edition)
-        block = render(trees, args, (load_start, os.getloadavg()), started)
-        write_results(args.out, block)
+        load = (load_start, os.getloadavg())
+        block = render(trees, args, load, started)
+        pdf_block = render_pdf_export(trees, args, load) if "pdf" in only else None
+        full = only == set(STAGES)
+        write_results(args.out, block if full else None, pdf_block)
         print(block.replace(BEGIN, "").replace(END, ""))
-        say(f"wrote {args.out}")
+        if pdf_block:
+            print(pdf_block.replace(PDF_BEGIN, "").replace(PDF_END, ""))
+        say(f"wrote {args.out}" + ("" if full else " (its main figures kept: this run measured only "
+                                               f"{', '.join(sorted(only))})"))
     finally:
         if args.keep:
             say(f"kept {base}")

@@ -2,9 +2,15 @@
 # Install the Debian packages the pipeline needs, when missing: with apt-get as root, otherwise stop and name them.
 # Usage: scripts/ensure-system-packages.sh PACKAGE...
 set -euo pipefail
+# A package also counts as installed when an installed package provides it (e.g. npm, which NodeSource's nodejs
+# package provides and conflicts with: installing Debian's npm there would remove that nodejs).
+provided() {
+  dpkg-query -W -f='${Status}\t${Provides}\n' 2>/dev/null | awk -F'\t' '$1 == "install ok installed" { print $2 }' \
+    | tr ',' '\n' | sed -e 's/([^)]*)//g' -e 's/^ *//' -e 's/ *$//' | grep -xF "$1" >/dev/null
+}
 missing=()
 for package in "$@"; do
-  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" && ! provided "$package"; then
     missing+=("$package")
   fi
 done

@@ -8,23 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webhelpers import TITLE, FilledArchive, fill_archive, running_server
-
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser downloads are not used
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from webhelpers import CHROMIUM, CHROMIUM_ARGS, TITLE, FilledArchive, fill_archive, running_server
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 
 @pytest.fixture(scope="module")

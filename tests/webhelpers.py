@@ -24,6 +24,16 @@ from pipeline.lib.publish import PublishedVersion, publish
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "小米生态战略报告"
 SECRET = b"%PDF-1.7 secret outside the archive"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser downloads are not used
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
