@@ -99,14 +99,6 @@ class Report:
         except KeyError:
             raise ReportDefinitionError(f"{self.folder / REPORT_FILE}: [labels] has no {key!r}") from None
 
-    def declared_ids(self) -> set[str]:
-        """Every id and text the report declares: what the engine must never spell out itself."""
-        texts = {self.report_id, self.title, self.default_edition, *self.contract}
-        texts |= {k.metric_id for k in self.kpis} | {k.label for k in self.kpis}
-        texts |= {r.check_id for r in self.rules} | {r.title for r in self.rules}
-        texts |= {c.chart_id for c in self.charts} | {c.title for c in self.charts} | {c.caption for c in self.charts}
-        return texts | set(self.labels.values())
-
 
 def _line_of(text: str, needle: str) -> int | None:
     """The line of `report.toml` where `needle` first appears (tomllib keeps no positions)."""
