@@ -6,12 +6,11 @@ import altair as alt
 import pandas as pd
 
 from pipeline.lib.charts import ChartKit
-from pipeline.lib.formatting import period_label
 
 
 def _part(kit: ChartKit, metric_id: str) -> str:
     """The part of the year a figure's period names, as the report writes it: 上半年, 下半年, or 全年."""
-    return period_label(kit.period(metric_id))[5:] or "全年"
+    return kit.locale.period_part(kit.period(metric_id))
 
 
 def device_connections(kit: ChartKit) -> alt.LayerChart:
