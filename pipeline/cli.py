@@ -1,6 +1,7 @@
-"""Command line: `python -m pipeline build [--edition E]`, `validate`, `editions`, `verify FILE.pdf`.
+"""Command line: `python -m pipeline build [--report R] [--edition E]`, `validate`, `editions`, `reports`, `verify FILE.pdf`.
 
-`build` runs the same Dagster job the UI runs, in this process, against the project's Dagster instance, so a
+The report is `--report` (a folder name under templates/), else REPORT, else the only report. `build` runs the
+report's Dagster job, the one the UI, its schedule and its sensor run, in this process, against the project's Dagster instance, so a
 CLI build appears in the UI's run history and asset catalog. Errors print as plain messages, not tracebacks."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config import PROJECT_ROOT, Paths, report_folders
+from pipeline.config import PROJECT_ROOT, Paths, default_report_dir, report_folders
 from pipeline.lib.errors import ReportError
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def _instance():
             atomic.write_bytes(config, (PROJECT_ROOT / "deploy" / "local" / "dagster.yaml").read_bytes())
         instance = DagsterInstance.get()
         instance.get_runs(limit=1)  # opens (and on first use creates) the run, event and partition storage
-        instance.has_dynamic_partition("editions", "")
+        instance.get_dynamic_partitions("")  # the partition storage too
     return instance
 
 
@@ -120,44 +121,48 @@ def _was_interrupted(result: ExecuteInProcessResult) -> bool:
                for event in result.all_events)
 
 
-def _kept(edition: str) -> str:
+def _kept(paths: Paths, edition: str) -> str:
     """What readers still get after a build that published nothing."""
     from pipeline.lib.publish import latest
     from pipeline.lib.storage import archive_location
 
-    current = latest(archive_location(Paths.from_env().reports), edition)
+    current = latest(archive_location(paths.reports, report=paths.report_id), edition)
     if current is None:
         return "nothing was published (the edition has no published version yet)"
     return f"nothing was published; readers keep version {current.version}"
 
 
-def build(edition: str, verbose: bool = False) -> int:
+def build(folder: Path, edition: str, verbose: bool = False) -> int:
     with _startup_without_gc():
-        from pipeline.definitions import build_report, defs
+        from pipeline.definitions import defs
+        from pipeline.defs.partitions import names
         from pipeline.defs.runs import fail_orphaned_runs
+        from pipeline.lib.report_def import load_report
         from pipeline.lib.sources import edition_dir
 
-        edition_dir(Paths.from_env().sources, edition)  # a clear error for an unknown or unsafe edition name
+        paths = Paths.from_env(folder)
+        edition_dir(paths.sources, edition)  # a clear error for an unknown or unsafe edition name
+        named = names(load_report(folder))
         instance = _instance()
         for run_id in fail_orphaned_runs(instance):
             print(f"note: run {run_id[:8]} had lost its process (a killed build); marked failed", file=sys.stderr)
-        if not instance.has_dynamic_partition("editions", edition):
-            instance.add_dynamic_partitions("editions", [edition])
-    job = defs.resolve_job_def(build_report.name)
+        if not instance.has_dynamic_partition(named.editions, edition):
+            instance.add_dynamic_partitions(named.editions, [edition])
+    job = defs.resolve_job_def(named.job)
     level = "DEBUG" if verbose else "CRITICAL"  # failures are summarised below, without Dagster's stack traces
     steps = len(job.graph.nodes)
-    print(f"building edition {edition} ({steps} steps)", file=sys.stderr)
+    print(f"building {paths.report_id} edition {edition} ({steps} steps)", file=sys.stderr)
     result = job.execute_in_process(partition_key=edition, instance=instance, raise_on_error=False, run_config={
         "loggers": {"console": {"config": {"log_level": level}}, "progress": {"config": {"steps": steps}}}})
     if not result.success:
         if _was_interrupted(result):
-            print(f"build of edition '{edition}' stopped on request; {_kept(edition)}.", file=sys.stderr)
+            print(f"build of edition '{edition}' stopped on request; {_kept(paths, edition)}.", file=sys.stderr)
             return 130
-        print(f"build of edition '{edition}' failed; {_kept(edition)}.", file=sys.stderr)
+        print(f"build of edition '{edition}' failed; {_kept(paths, edition)}.", file=sys.stderr)
         for message in _failure_messages(result):
             print(message, file=sys.stderr)
         return 1
-    published = result.output_for_node("published_report")
+    published = result.output_for_node(named.node("published_report"))
     state = "unchanged (same data and templates), reused" if published["reused"] else "published"
     print(f"edition {edition}: version {published['version']} {state}")
     print(f"  PDF : {published['pdf']}")
@@ -165,12 +170,12 @@ def build(edition: str, verbose: bool = False) -> int:
     return 0
 
 
-def validate(edition: str) -> int:
+def validate(folder: Path, edition: str) -> int:
     """Everything `build` refuses before it draws anything: contract, template, the figures the template uses."""
     from pipeline.lib.build import preflight
     from pipeline.lib.sources import read_edition
 
-    paths = Paths.from_env()
+    paths = Paths.from_env(folder)
     raw = read_edition(paths.sources, edition)
     for notice in raw.notices:  # printed before any problems: "decoded as GB18030" may explain them
         print(f"note: {notice}")
@@ -192,10 +197,10 @@ def verify(file: Path) -> int:
     return 0 if verdict.ok else 1
 
 
-def editions() -> int:
+def editions(folder: Path) -> int:
     from pipeline.lib.sources import scan_editions
 
-    sources = Paths.from_env().sources
+    sources = Paths.from_env(folder).sources
     for name, reason in scan_editions(sources):
         if reason is None:
             print(name)
@@ -204,21 +209,39 @@ def editions() -> int:
     return 0
 
 
-def _default_edition() -> str:
+def _report_folder(name: str | None) -> Path:
+    """The folder of the report named on the command line, else of the default report (REPORT, or the only one)."""
+    if not name:
+        return default_report_dir()
+    folders = report_folders()
+    match = [p for p in folders if p.name == name]
+    if not match:
+        raise ReportError(f"--report {name!r}: no such report (reports: {', '.join(p.name for p in folders) or 'none'})")
+    return match[0]
+
+
+def _default_edition(folder: Path) -> str:
     from pipeline.lib.report_def import load_report
 
-    return load_report(Paths.from_env().templates).default_edition
+    return load_report(folder).default_edition
 
 
 def reports() -> int:
-    """Each report folder: its id, title, language and default edition; the one being built is marked."""
+    """Each report: its folder, title, language, default edition and editions; the default report is marked."""
     from pipeline.lib.report_def import load_report
+    from pipeline.lib.sources import list_editions
 
-    current = Paths.from_env().templates
-    for folder in report_folders():
+    folders = report_folders()
+    try:
+        current: Path | None = default_report_dir()
+    except ReportError:  # several reports and no REPORT: none is the default
+        current = None
+    for folder in folders:
         report = load_report(folder)
         mark = "*" if folder == current else " "
-        print(f"{mark} {folder.name}: {report.title} ({report.language}); default edition {report.default_edition}")
+        found = list_editions(Paths.from_env(folder).sources)
+        print(f"{mark} {folder.name}: {report.title} ({report.language}); default edition {report.default_edition}; "
+              f"editions: {', '.join(found) or 'none'}")
     return 0
 
 
@@ -240,28 +263,34 @@ def _system_error(error: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    report_help = "report folder under templates/ (default: $REPORT, else the only report)"
     for name, help_text in (("build", "build and publish one edition through Dagster"),
                             ("validate", "check one edition's sources against the data contract")):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--edition", help="edition folder in sources/ (default: the report's default edition)")
+        sub.add_argument("--report", help=report_help)
+        sub.add_argument("--edition", help="edition folder in sources/<report>/ (default: the report's default "
+                                           "edition)")
         sub.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step log")
-    commands.add_parser("editions", help="list the edition folders in sources/")
-    commands.add_parser("reports", help="list the reports in templates/ with their default editions")
+    commands.add_parser("editions", help="list the edition folders of a report in sources/<report>/").add_argument(
+        "--report", help=report_help)
+    commands.add_parser("reports", help="list the reports in templates/ with their default editions and editions")
     sub = commands.add_parser("verify", help="check a report PDF: conformance, archive sha256, rebuild from its "
                                              "embedded sources")
     sub.add_argument("file", type=Path, help="the PDF file")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            code = build(args.edition or _default_edition(), args.verbose)
+            folder = _report_folder(args.report)
+            code = build(folder, args.edition or _default_edition(folder), args.verbose)
         elif args.command == "validate":
-            code = validate(args.edition or _default_edition())
+            folder = _report_folder(args.report)
+            code = validate(folder, args.edition or _default_edition(folder))
         elif args.command == "reports":
             code = reports()
         elif args.command == "verify":
             code = verify(args.file)
         else:
-            code = editions()
+            code = editions(_report_folder(args.report))
         sys.stdout.flush()  # here, so that a reader that left (`| head -1`) is handled below, not at exit
         return code
     except ReportError as error:

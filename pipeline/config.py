@@ -1,9 +1,14 @@
 """Where things live. Paths come from the package location or the environment, never from the working directory,
 so the CLI, `dagster dev` and the tests agree wherever they are started.
 
-A report is a folder of `templates/` holding its `report.toml` (`pipeline.lib.report_def`). Which report the
-pipeline builds: `REPORT_TEMPLATES_DIR` (a folder anywhere), else `REPORT` (a folder name under `templates/`),
-else the one report folder there is."""
+Four roots (`Roots`): `templates/` holds one folder per report (its `report.toml`, templates, charts), `sources/`
+one folder per report holding its editions (`sources/<report id>/<edition>/`), `reports/` the published archive
+with the same two levels, and the fonts. A report's own folders (`Paths`) are those roots narrowed to it, so two
+reports never read or publish each other's files.
+
+Which reports exist: every folder of `templates/` with a `report.toml`; `REPORT_TEMPLATES_DIR` (a report folder
+anywhere) replaces them with that one. Which report a command builds when none is named: `REPORT` (a folder name
+under `templates/`), else the only report there is."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.lib.errors import ReportError
+from pipeline.lib.report_def import REPORT_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_ROOT = PROJECT_ROOT / "templates"
@@ -21,12 +27,16 @@ DEFAULT_FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 
 
 def report_folders(root: Path = TEMPLATES_ROOT) -> list[Path]:
-    """The report folders under `root` (those holding a report.toml), sorted by name."""
-    return sorted(p for p in root.iterdir() if (p / "report.toml").is_file()) if root.is_dir() else []
+    """The report folders: `REPORT_TEMPLATES_DIR` alone when set, else those under `root` holding a report.toml,
+    sorted by name."""
+    single = os.environ.get("REPORT_TEMPLATES_DIR")
+    if single:
+        return [Path(single).resolve()]
+    return sorted(p for p in root.iterdir() if (p / REPORT_FILE).is_file()) if root.is_dir() else []
 
 
 def default_report_dir() -> Path:
-    """The report folder to build: REPORT names one under templates/, else the only one there is."""
+    """The report folder to build when none is named: REPORT names one under templates/, else the only one."""
     folders = report_folders()
     named = os.environ.get("REPORT", "").strip()
     if named:
@@ -42,24 +52,46 @@ def default_report_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class Paths:
-    """The four folders the pipeline reads from or writes to; `templates` is the report's folder."""
+class Roots:
+    """The folders shared by every report: each holds one subfolder per report id (templates: per folder)."""
 
+    sources: Path
+    reports: Path
+    fonts: Path
+
+    @classmethod
+    def from_env(cls) -> Roots:
+        def pick(var: str, default: Path) -> Path:
+            value = os.environ.get(var)
+            return Path(value).resolve() if value else default
+
+        return cls(
+            sources=pick("REPORT_SOURCES_DIR", PROJECT_ROOT / "sources"),
+            reports=pick("REPORT_OUTPUT_DIR", PROJECT_ROOT / "reports"),
+            fonts=pick("REPORT_FONT_DIR", DEFAULT_FONT_DIR),
+        )
+
+    def for_report(self, folder: Path) -> Paths:
+        """The folders of the report defined in `folder`: its editions and its archive under its id."""
+        from pipeline.lib.report_def import load_report
+
+        report_id = load_report(folder).report_id
+        return Paths(report_id=report_id, sources=self.sources / report_id, reports=self.reports / report_id,
+                     templates=folder, fonts=self.fonts)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The folders of one report: its editions (`sources`), its local archive (`reports`), its own folder
+    (`templates`) and the fonts. An object-store archive replaces `reports` (pipeline.lib.storage)."""
+
+    report_id: str
     sources: Path
     reports: Path
     templates: Path
     fonts: Path
 
     @classmethod
-    def from_env(cls) -> Paths:
-        def pick(var: str, default: Path) -> Path:
-            value = os.environ.get(var)
-            return Path(value).resolve() if value else default
-
-        templates = os.environ.get("REPORT_TEMPLATES_DIR")
-        return cls(
-            sources=pick("REPORT_SOURCES_DIR", PROJECT_ROOT / "sources"),
-            reports=pick("REPORT_OUTPUT_DIR", PROJECT_ROOT / "reports"),
-            templates=Path(templates).resolve() if templates else default_report_dir(),
-            fonts=pick("REPORT_FONT_DIR", DEFAULT_FONT_DIR),
-        )
+    def from_env(cls, folder: Path | None = None) -> Paths:
+        """The folders of the report in `folder`, else of the default report (`default_report_dir`)."""
+        return Roots.from_env().for_report(folder or default_report_dir())

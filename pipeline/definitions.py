@@ -1,8 +1,13 @@
-"""The code location: assets, checks, the build job, the schedule and the sensor, wired to one resource.
+"""The code location: every report's definitions (one Component per report folder) plus what they share — the
+settings resource, the executor, the loggers and the sensor that fails runs whose process died.
+
+Reports are found as Dagster finds components: each folder of `templates/` holding a `defs.yaml` is loaded by
+Dagster's component tree, which instantiates the component the file names (`ReportComponent`). With
+`REPORT_TEMPLATES_DIR` set (a report folder anywhere: the tests' temporary reports), that folder is the only one.
 
 Execution is in-process on purpose: the steps are short (most well under a second), and the default multiprocess
 executor would start a fresh Python process per step, which costs seconds each on this hardware. A run launched
-from the UI (or by the schedule or the sensor) still runs in its own process, started by the instance's run
+from the UI (or by a schedule or a sensor) still runs in its own process, started by the instance's run
 launcher; only the steps inside it share that process.
 
 Step outputs are passed in memory (`mem_io_manager`), never through files shared between runs: Dagster's
@@ -15,23 +20,60 @@ point does anyway.
 The `progress` logger is declared here for the CLI, which enables it in its run config; other runs use Dagster's
 default loggers."""
 
-from dagster import Definitions, colored_console_logger, in_process_executor, mem_io_manager
+from __future__ import annotations
 
-from pipeline.defs.assets import ASSETS, build_report
-from pipeline.defs.automation import SCHEDULES, SENSORS
-from pipeline.defs.checks import CHECKS
+import sys
+import types
+from pathlib import Path
+
+from dagster import Definitions, colored_console_logger, in_process_executor, mem_io_manager
+from dagster.components.core.component_tree import ComponentTree
+
+from pipeline.config import report_folders
+from pipeline.defs.component import DEFS_FILE
 from pipeline.defs.progress import progress_logger
 from pipeline.defs.resources import ReportSettings
+from pipeline.defs.runs import orphaned_runs_sensor
+from pipeline.lib.report_def import ReportDefinitionError
 
-__all__ = ["build_report", "defs"]
+__all__ = ["defs", "reports_definitions", "shared_definitions"]
 
-defs = Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
-    jobs=[build_report],
-    schedules=SCHEDULES,
-    sensors=SENSORS,
-    resources={"settings": ReportSettings(), "io_manager": mem_io_manager},
-    executor=in_process_executor,
-    loggers={"console": colored_console_logger, "progress": progress_logger},
-)
+
+def _folder_module(root: Path) -> types.ModuleType:
+    """`root` as a namespace package, the form Dagster's component tree walks (templates/ holds no Python package:
+    report folders are named with '-', and their charts.py is loaded by the engine, not imported)."""
+    name = f"report_folders_{abs(hash(str(root)))}"
+    module = sys.modules.get(name)
+    if module is None:
+        module = types.ModuleType(name)
+        module.__path__ = [str(root)]
+        module.__file__ = str(root / "__init__.py")
+        sys.modules[name] = module
+    return module
+
+
+def reports_definitions(folders: list[Path] | None = None) -> Definitions:
+    """The definitions of the report folders (default: `report_folders()`), each loaded from its defs.yaml."""
+    folders = report_folders() if folders is None else folders
+    for folder in folders:
+        if not (folder / DEFS_FILE).is_file():
+            raise ReportDefinitionError(f"{folder}: no {DEFS_FILE}; a report folder declares its Dagster component "
+                                        "there (see the README, 'Write a new report')")
+    merged = []
+    for root in dict.fromkeys(folder.parent for folder in folders):
+        tree = ComponentTree.from_module(defs_module=_folder_module(root), project_root=root.parent)
+        merged += [tree.build_defs(Path(folder.name)) for folder in folders if folder.parent == root]
+    return Definitions.merge(*merged)
+
+
+def shared_definitions() -> Definitions:
+    """What every report's assets use, and the one sensor that is about runs rather than a report."""
+    return Definitions(
+        sensors=[orphaned_runs_sensor],
+        resources={"settings": ReportSettings(), "io_manager": mem_io_manager},
+        executor=in_process_executor,
+        loggers={"console": colored_console_logger, "progress": progress_logger},
+    )
+
+
+defs = Definitions.merge(reports_definitions(), shared_definitions())

@@ -1,24 +1,30 @@
-"""The report's asset graph, one asset per stage, each a thin wrapper around a pipeline.lib function.
+"""A report's asset graph, one asset per stage, each a thin wrapper around a pipeline.lib function.
 
 sources → source_tables ─(blocking check)→ validated_metrics → report_figures → report_charts → report_html
-→ report_pdf → published_report. Every asset is partitioned by edition; `build_report` materializes them all
-(with their checks) for one edition and is what the UI, the CLI, the schedule and the sensor run.
+→ report_pdf → published_report. `report_assets(report)` makes this graph for one report: keys prefixed and
+grouped by the report (one lineage per report in the UI), partitioned by the report's editions, each step
+reading that report's folders. Its job (`report_job`) materializes them all, with their checks, for one
+edition, and is what the UI, the CLI, the schedule and the sensor run.
 
 Each materialization carries what an analyst looks at in the asset catalog: row counts (`dagster/row_count`,
 which the UI shows as the asset's row count) and the schema version for the data assets, the KPIs as a Markdown
 table, the chart specs, and for the published PDF its path, size, pages, sha256, data fingerprint and
-download link. Code versions are hashes of the library modules (and templates) a step runs, so the UI marks an
-asset's partitions as changed exactly when the code that produced them changed."""
+download link. Code versions are hashes of the library modules and of the report's own folder a step runs,
+so the UI marks an asset's partitions as changed exactly when the code that produced them changed, and editing
+one report never marks another's."""
 
 import hashlib
 import json
 from io import BytesIO
+from pathlib import Path
 from types import ModuleType
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     DataVersion,
+    DynamicPartitionsDefinition,
     MetadataValue,
     Output,
     TableColumn,
@@ -26,11 +32,13 @@ from dagster import (
     asset,
     define_asset_job,
 )
+
+if TYPE_CHECKING:  # the type define_asset_job returns; Dagster exports it only from its internals
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from pypdf import PdfReader
 
-from pipeline.config import Paths
 from pipeline.defs import markdown
-from pipeline.defs.partitions import editions
+from pipeline.defs.partitions import names
 from pipeline.defs.progress import NOTE
 from pipeline.defs.resources import ReportSettings
 from pipeline.lib import build as core
@@ -51,9 +59,8 @@ from pipeline.lib import (
 )
 from pipeline.lib.charts import RenderedChart, build_charts
 from pipeline.lib.code_version import modules_version
-from pipeline.lib.report_def import load_report
+from pipeline.lib.report_def import Report
 from pipeline.lib.sources import EditionSources, read_edition
-from pipeline.lib.storage import archive_location
 from pipeline.lib.validate import SCHEMA_VERSION, ValidatedEdition, validate_edition
 
 OWNERS = ["team:strategy-research"]
@@ -64,157 +71,165 @@ ROW_COUNT = "dagster/row_count"
 COLUMN_SCHEMA = "dagster/column_schema"
 
 
-def _code_version(*modules: ModuleType, templates: bool = False) -> str:
-    return modules_version(*modules, templates=Paths.from_env().templates if templates else None)
 
 
-@asset(
-    partitions_def=editions, group_name="sources", kinds={"csv", "pandas"}, owners=OWNERS,
-    code_version=_code_version(sources),
-    description="The edition folder of sources/ read as string tables (metrics, references, edition.toml), "
-                "each row keeping its line number for error messages.",
-)
-def source_tables(context: AssetExecutionContext, settings: ReportSettings) -> Output[EditionSources]:
-    raw = read_edition(settings.paths().sources, context.partition_key)
-    for notice in raw.notices:  # for whoever can re-save the file; never printed in the report
-        context.log.warning(f"{NOTE}{notice}")
-    return Output(
-        raw,
-        data_version=DataVersion(raw.fingerprint),  # unchanged files read as an unchanged data version (beta API)
-        metadata={
-            ROW_COUNT: len(raw.metrics),
-            "metric_rows": len(raw.metrics),
-            "reference_rows": len(raw.references),
-            "fingerprint": raw.fingerprint,
-            "notices": MetadataValue.md("\n".join(f"- {n}" for n in raw.notices) or "none"),
-        },
+def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list[AssetsDefinition]:
+    """The seven assets of `report`, partitioned by `editions`."""
+    folder: Path = report.folder
+    key = names(report).key
+
+    def code_version(*modules: ModuleType, templates: bool = False) -> str:
+        return modules_version(*modules, templates=folder if templates else None)
+
+    @asset(
+        partitions_def=editions, group_name=key, key_prefix=[key], kinds={"csv", "pandas"}, owners=OWNERS,
+        code_version=code_version(sources),
+        description="The edition folder of sources/ read as string tables (metrics, references, edition.toml), "
+                    "each row keeping its line number for error messages.",
     )
+    def source_tables(context: AssetExecutionContext, settings: ReportSettings) -> Output[EditionSources]:
+        raw = read_edition(settings.paths(folder).sources, context.partition_key)
+        for notice in raw.notices:  # for whoever can re-save the file; never printed in the report
+            context.log.warning(f"{NOTE}{notice}")
+        return Output(
+            raw,
+            data_version=DataVersion(raw.fingerprint),  # unchanged files read as an unchanged data version (beta API)
+            metadata={
+                ROW_COUNT: len(raw.metrics),
+                "metric_rows": len(raw.metrics),
+                "reference_rows": len(raw.references),
+                "fingerprint": raw.fingerprint,
+                "notices": MetadataValue.md("\n".join(f"- {n}" for n in raw.notices) or "none"),
+            },
+        )
 
 
-@asset(
-    partitions_def=editions, group_name="metrics", kinds={"pandera", "pandas"}, owners=OWNERS,
-    code_version=_code_version(validate, units),
-    description="Typed metrics and references that passed the pandera data contract.",
-)
-def validated_metrics(source_tables: EditionSources) -> Output[ValidatedEdition]:
-    validated = validate_edition(source_tables)
-    return Output(
-        validated,
-        metadata={
-            ROW_COUNT: len(validated.metrics),
-            COLUMN_SCHEMA: MetadataValue.table_schema(TableSchema(
-                columns=[TableColumn(str(name), str(dtype)) for name, dtype in validated.metrics.dtypes.items()])),
-            "row_count": len(validated.metrics),
-            "reference_count": len(validated.references),
+    @asset(
+        partitions_def=editions, group_name=key, key_prefix=[key], kinds={"pandera", "pandas"}, owners=OWNERS,
+        code_version=code_version(validate, units),
+        description="Typed metrics and references that passed the pandera data contract.",
+    )
+    def validated_metrics(source_tables: EditionSources) -> Output[ValidatedEdition]:
+        validated = validate_edition(source_tables)
+        return Output(
+            validated,
+            metadata={
+                ROW_COUNT: len(validated.metrics),
+                COLUMN_SCHEMA: MetadataValue.table_schema(TableSchema(
+                    columns=[TableColumn(str(name), str(dtype)) for name, dtype in validated.metrics.dtypes.items()])),
+                "row_count": len(validated.metrics),
+                "reference_count": len(validated.references),
+                "schema_version": SCHEMA_VERSION,
+                "units": MetadataValue.json(validated.metrics["unit"].value_counts().to_dict()),
+                "fingerprint": validated.fingerprint,
+            },
+        )
+
+
+    @asset(
+        partitions_def=editions, group_name=key, key_prefix=[key], kinds={"pandas"}, owners=OWNERS,
+        code_version=code_version(core, kpis, consistency, formatting, templates=True),
+        description="Source figures plus derived KPIs (each with its formula), and the cross-figure consistency findings.",
+    )
+    def report_figures(validated_metrics: ValidatedEdition) -> Output[core.Analysis]:
+        analysis = core.analyse(report, validated_metrics)
+        derived = analysis.figures[analysis.figures["derived"]]
+        rows = [{"KPI": r["metric_id"], "期间": r["period"], "数值": f"{r['value']:.4g}", "公式": r["formula"]}
+                for r in derived.to_dict(orient="records")]
+        return Output(analysis, metadata={
+            ROW_COUNT: len(analysis.figures),
             "schema_version": SCHEMA_VERSION,
-            "units": MetadataValue.json(validated.metrics["unit"].value_counts().to_dict()),
-            "fingerprint": validated.fingerprint,
-        },
+            "kpi_count": len(derived),
+            "figure_count": len(analysis.figures),
+            "kpis": MetadataValue.md(markdown.table(rows, ["KPI", "期间", "数值", "公式"])),
+            "skipped_kpis": MetadataValue.json(analysis.skipped_kpis),
+            "inconsistencies": sum(not f.passed for f in analysis.findings),
+        })
+
+
+    @asset(
+        partitions_def=editions, group_name=key, key_prefix=[key], kinds={"altair", "svg"}, owners=OWNERS,
+        code_version=code_version(charts, fonts, formatting, kpis, templates=True),
+        description="Altair charts from the figures: Vega-Lite specs (interactive HTML) and SVG (PDF), CJK font.",
     )
+    def report_charts(report_figures: core.Analysis, settings: ReportSettings) -> Output[list[RenderedChart]]:
+        rendered = build_charts(report_figures.figures, report_figures.report, settings.paths(folder).fonts)
+        return Output(rendered, metadata={
+            "chart_count": len(rendered),
+            "charts": MetadataValue.md("\n".join(f"{c.number}. {c.title} (`{c.chart_id}`)" for c in rendered)),
+            "specs": MetadataValue.json({c.chart_id: c.spec for c in rendered}),
+        })
 
 
-@asset(
-    partitions_def=editions, group_name="metrics", kinds={"pandas"}, owners=OWNERS,
-    code_version=_code_version(core, kpis, consistency, formatting, templates=True),
-    description="Source figures plus derived KPIs (each with its formula), and the cross-figure consistency findings.",
-)
-def report_figures(validated_metrics: ValidatedEdition, settings: ReportSettings) -> Output[core.Analysis]:
-    analysis = core.analyse(load_report(settings.paths().templates), validated_metrics)
-    derived = analysis.figures[analysis.figures["derived"]]
-    rows = [{"KPI": r["metric_id"], "期间": r["period"], "数值": f"{r['value']:.4g}", "公式": r["formula"]}
-            for r in derived.to_dict(orient="records")]
-    return Output(analysis, metadata={
-        ROW_COUNT: len(analysis.figures),
-        "schema_version": SCHEMA_VERSION,
-        "kpi_count": len(derived),
-        "figure_count": len(analysis.figures),
-        "kpis": MetadataValue.md(markdown.table(rows, ["KPI", "期间", "数值", "公式"])),
-        "skipped_kpis": MetadataValue.json(analysis.skipped_kpis),
-        "inconsistencies": sum(not f.passed for f in analysis.findings),
-    })
-
-
-@asset(
-    partitions_def=editions, group_name="report", kinds={"altair", "svg"}, owners=OWNERS,
-    code_version=_code_version(charts, fonts, formatting, kpis, templates=True),
-    description="Altair charts from the figures: Vega-Lite specs (interactive HTML) and SVG (PDF), CJK font.",
-)
-def report_charts(report_figures: core.Analysis, settings: ReportSettings) -> Output[list[RenderedChart]]:
-    rendered = build_charts(report_figures.figures, report_figures.report, settings.paths().fonts)
-    return Output(rendered, metadata={
-        "chart_count": len(rendered),
-        "charts": MetadataValue.md("\n".join(f"{c.number}. {c.title} (`{c.chart_id}`)" for c in rendered)),
-        "specs": MetadataValue.json({c.chart_id: c.spec for c in rendered}),
-    })
-
-
-@asset(
-    partitions_def=editions, group_name="report", kinds={"jinja", "html"}, owners=OWNERS,
-    code_version=_code_version(core, render, report_context, formatting, templates=True),
-    description="The report as HTML: an interactive self-contained page and the static print version.",
-)
-def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart],
-                settings: ReportSettings) -> Output[core.Pages]:
-    html = core.render_pages(settings.paths().templates, report_figures, report_charts)
-    return Output(html, metadata={"interactive_bytes": len(html.interactive.encode()),
-                                  "print_bytes": len(html.print.encode()), "code_version": html.code_version})
-
-
-@asset(
-    partitions_def=editions, group_name="report", kinds={"weasyprint", "pdf"}, owners=OWNERS,
-    code_version=_code_version(core, render, fetcher, fonts, pdf_archival, templates=True),
-    description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step): PDF/A-3a and "
-                "PDF/UA-1, with the edition's source files and a build manifest embedded.",
-)
-def report_pdf(report_html: core.Pages, validated_metrics: ValidatedEdition,
-               settings: ReportSettings) -> Output[bytes]:
-    sources = core.embedded_sources(validated_metrics, report_html.code_version)
-    pdf = core.make_pdf(settings.paths(), report_html.print, sources)
-    return Output(pdf.data, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
-                                      "sha256": hashlib.sha256(pdf.data).hexdigest()})
-
-
-@asset(
-    partitions_def=editions, group_name="publish", kinds={"pdf", "filesystem"}, owners=OWNERS,
-    code_version=_code_version(publish),
-    description="The PDF and HTML published atomically into the versioned archive under reports/.",
-)
-def published_report(context: AssetExecutionContext, report_pdf: bytes, report_html: core.Pages,
-                     validated_metrics: ValidatedEdition, settings: ReportSettings) -> Output[dict]:
-    from pipeline.lib.urls import download_url
-
-    paths = settings.paths()
-    # The page count only: the full read (fonts, text) is pdf_publishable's job and takes seconds.
-    pages = len(PdfReader(BytesIO(report_pdf)).pages)
-    title = cast("dict[str, str]", validated_metrics.meta.get("edition", {})).get("title")  # text (check_meta)
-    version = publish.publish(
-        archive_location(paths.reports), context.partition_key, pdf=report_pdf, html=report_html.interactive.encode(),
-        pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_html.code_version,
-        keep=settings.keep_versions, title=title,
+    @asset(
+        partitions_def=editions, group_name=key, key_prefix=[key], kinds={"jinja", "html"}, owners=OWNERS,
+        code_version=code_version(core, render, report_context, formatting, templates=True),
+        description="The report as HTML: an interactive self-contained page and the static print version.",
     )
-    url = download_url(settings.base_url(), version.edition, version.version)
-    summary = {"edition": version.edition, "version": version.version, "pdf": str(version.pdf_path),
-               "html": str(version.html_path), "sha256": version.sha256, "reused": version.reused}
-    return Output(summary, metadata={
-        # Not "path": Dagster's filesystem IO manager records the pickle of this output under that key.
-        "pdf_path": MetadataValue.path(str(version.pdf_path)),
-        "html_path": MetadataValue.path(str(version.html_path)),
-        "version": version.version,
-        "reused_existing_version": version.reused,
-        "size_bytes": version.size,
-        "pages": version.pages,
-        "sha256": version.sha256,
-        "data_fingerprint": version.fingerprint,
-        "code_version": version.code_version,
-        "download": MetadataValue.url(url),
-        "manifest": MetadataValue.json(json.loads(version.manifest_path.read_text(encoding="utf-8"))),
-    })
+    def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart],
+                    settings: ReportSettings) -> Output[core.Pages]:
+        html = core.render_pages(folder, report_figures, report_charts)
+        return Output(html, metadata={"interactive_bytes": len(html.interactive.encode()),
+                                      "print_bytes": len(html.print.encode()), "code_version": html.code_version})
 
 
-ASSETS = [source_tables, validated_metrics, report_figures, report_charts, report_html, report_pdf, published_report]
+    @asset(
+        partitions_def=editions, group_name=key, key_prefix=[key], kinds={"weasyprint", "pdf"}, owners=OWNERS,
+        code_version=code_version(core, render, fetcher, fonts, pdf_archival, templates=True),
+        description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step): PDF/A-3a and "
+                    "PDF/UA-1, with the edition's source files and a build manifest embedded.",
+    )
+    def report_pdf(report_html: core.Pages, validated_metrics: ValidatedEdition,
+                   settings: ReportSettings) -> Output[bytes]:
+        sources = core.embedded_sources(validated_metrics, report_html.code_version)
+        pdf = core.make_pdf(settings.paths(folder), report_html.print, sources)
+        return Output(pdf.data, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
+                                          "sha256": hashlib.sha256(pdf.data).hexdigest()})
 
-#: One edition, the whole graph with its checks (no selection: every asset of the code location). The partitioning
-#: comes from the assets, which all share `editions`.
-build_report = define_asset_job(
-    "build_report", description="Build one edition: validate, compute, chart, render, publish.",
-)
+
+    @asset(
+        partitions_def=editions, group_name=key, key_prefix=[key], kinds={"pdf", "filesystem"}, owners=OWNERS,
+        code_version=code_version(publish),
+        description="The PDF and HTML published atomically into the versioned archive under reports/.",
+    )
+    def published_report(context: AssetExecutionContext, report_pdf: bytes, report_html: core.Pages,
+                         validated_metrics: ValidatedEdition, settings: ReportSettings) -> Output[dict]:
+        from pipeline.lib.urls import download_url
+
+        paths = settings.paths(folder)
+        # The page count only: the full read (fonts, text) is pdf_publishable's job and takes seconds.
+        pages = len(PdfReader(BytesIO(report_pdf)).pages)
+        title = cast("dict[str, str]", validated_metrics.meta.get("edition", {})).get("title")  # text (check_meta)
+        version = publish.publish(
+            settings.archive(paths), context.partition_key, pdf=report_pdf, html=report_html.interactive.encode(),
+            pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_html.code_version,
+            keep=settings.keep_versions, title=title,
+        )
+        url = download_url(settings.base_url(), report.report_id, version.edition, version.version)
+        summary = {"edition": version.edition, "version": version.version, "pdf": str(version.pdf_path),
+                   "html": str(version.html_path), "sha256": version.sha256, "reused": version.reused}
+        return Output(summary, metadata={
+            # Not "path": Dagster's filesystem IO manager records the pickle of this output under that key.
+            "pdf_path": MetadataValue.path(str(version.pdf_path)),
+            "html_path": MetadataValue.path(str(version.html_path)),
+            "version": version.version,
+            "reused_existing_version": version.reused,
+            "size_bytes": version.size,
+            "pages": version.pages,
+            "sha256": version.sha256,
+            "data_fingerprint": version.fingerprint,
+            "code_version": version.code_version,
+            "download": MetadataValue.url(url),
+            "manifest": MetadataValue.json(json.loads(version.manifest_path.read_text(encoding="utf-8"))),
+        })
+
+    return [source_tables, validated_metrics, report_figures, report_charts, report_html, report_pdf,
+            published_report]
+
+
+def report_job(report: Report) -> "UnresolvedAssetJobDefinition":
+    """One edition of `report`: its whole lineage with its checks (the assets of its group)."""
+    return define_asset_job(
+        names(report).job, selection=f"group:{names(report).key}", tags={"report/id": report.report_id},
+        description=f"Build one edition of {report.report_id}: validate, compute, chart, render, publish.",
+    )

@@ -1,4 +1,5 @@
-"""Automation: a sensor that builds new and changed editions, and a schedule that rebuilds the latest edition.
+"""Automation, per report: a sensor that builds new and changed editions, and a schedule that rebuilds the latest
+edition. `report_schedule` and `report_sensor` make them for one report from its folder.
 
 One mechanism per concern, and why:
 
@@ -12,7 +13,7 @@ One mechanism per concern, and why:
   rebuild every edition.
 
 Both start stopped: turn them on in the UI (Automation); the daemon, which `dagster dev` starts, evaluates them.
-Both request the `build_report` job, whose runs the UI shows with their trigger (sensor or schedule name). A
+Both request the report's job (`build_<report>`), whose runs the UI shows with their trigger (sensor or schedule name). A
 rebuild of unchanged data with unchanged code publishes nothing new (publish reuses the version), so repeated
 requests cost build time only.
 """
@@ -22,14 +23,16 @@ import os
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagster import (
     DagsterInvalidDefinitionError,
+    DynamicPartitionsDefinition,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -37,13 +40,13 @@ from dagster import (
     sensor,
 )
 
-from pipeline.config import Paths
-from pipeline.defs.assets import build_report
-from pipeline.defs.partitions import editions
+if TYPE_CHECKING:  # the type define_asset_job returns; Dagster exports it only from its internals
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from pipeline.defs.partitions import names
 from pipeline.defs.resources import ReportSettings
-from pipeline.defs.runs import orphaned_runs_sensor
 from pipeline.lib.errors import SourceDataError
-from pipeline.lib.report_def import load_report
+from pipeline.lib.report_def import Report
 from pipeline.lib.sources import EDITION_FILE, decode, fingerprint, list_editions
 
 CRON_ENV = "REPORT_SCHEDULE_CRON"
@@ -82,11 +85,11 @@ def latest_edition(sources_root: Path) -> str | None:
 # --- schedule ------------------------------------------------------------------------------------------------
 
 
-def build_latest_edition_schedule(cron_schedule: str | None = None, timezone: str | None = None) -> ScheduleDefinition:
-    """The schedule, with cron and timezone from the arguments, else REPORT_SCHEDULE_CRON and
+def report_schedule(report: Report, job: "UnresolvedAssetJobDefinition", editions: DynamicPartitionsDefinition,
+                    cron_schedule: str | None = None, timezone: str | None = None) -> ScheduleDefinition:
+    """The report's schedule, with cron and timezone from the arguments, else REPORT_SCHEDULE_CRON and
     REPORT_SCHEDULE_TIMEZONE, else the report's [schedule], else 07:00 on weekdays in UTC. A bad value fails the code location's load
     with a message naming the variable, instead of a schedule that silently never fires."""
-    report = load_report(Paths.from_env().templates)
     cron_schedule = (cron_schedule or os.environ.get(CRON_ENV, "").strip() or report.schedule_cron
                      or DEFAULT_CRON)
     timezone = timezone or os.environ.get(TIMEZONE_ENV, "").strip() or report.schedule_timezone or DEFAULT_TIMEZONE
@@ -97,21 +100,20 @@ def build_latest_edition_schedule(cron_schedule: str | None = None, timezone: st
                                             f"(e.g. {DEFAULT_TIMEZONE})") from error
 
     def latest_edition_schedule(context: ScheduleEvaluationContext, settings: ReportSettings):
-        sources_root = settings.paths().sources
+        sources_root = settings.paths(report.folder).sources
         edition = latest_edition(sources_root)
         if edition is None:
             return SkipReason(f"no edition folders in {sources_root}")
         # Registering partitions is the sensor's job (one mechanism for it); a schedule cannot request it anyway.
         if not context.instance.has_dynamic_partition(cast(str, editions.name), edition):
             return SkipReason(f"the latest edition '{edition}' is not a partition yet: turn on "
-                              f"{edition_sources_sensor.name}, which registers and builds new folders, or run "
+                              f"{names(report).sensor}, which registers and builds new folders, or run "
                               f"`python -m pipeline build --edition {edition}`")
         return RunRequest(partition_key=edition, tags={"report/trigger": "schedule"})
 
     try:
         return schedule(
-            name="latest_edition_schedule", cron_schedule=cron_schedule, execution_timezone=timezone,
-            job=build_report,
+            name=names(report).schedule, cron_schedule=cron_schedule, execution_timezone=timezone, job=job,
             description=f"Rebuilds the latest edition ({cron_schedule}, {timezone}; set {CRON_ENV} and "
                         f"{TIMEZONE_ENV} to change). Latest = newest date in edition.toml, then last folder name.",
         )(latest_edition_schedule)
@@ -146,36 +148,36 @@ def run_key(edition: str, previous: str | None, current: str) -> str:
     return f"{edition}:{current[:16]}:from:{previous[:16] if previous else 'new'}"
 
 
-@sensor(
-    name="edition_sources_sensor", job=build_report, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    description="Watches sources/: registers a new edition folder as a partition and builds it; rebuilds an "
-                "edition whose files changed (sha256 of its files, kept per edition in the cursor).",
-)
-def edition_sources_sensor(context: SensorEvaluationContext, settings: ReportSettings) -> SensorResult:
-    sources_root = settings.paths().sources
-    seen = read_cursor(context.cursor)
-    current = {name: fingerprint(sources_root / name) for name in list_editions(sources_root)}
+def report_sensor(report: Report, job: "UnresolvedAssetJobDefinition",
+                  editions: DynamicPartitionsDefinition) -> SensorDefinition:
+    """The report's sources sensor: it watches `sources/<report id>/`."""
 
-    registered = set(context.instance.get_dynamic_partitions(cast(str, editions.name)))
-    new_partitions = [name for name in current if name not in registered]
-    requests = [
-        RunRequest(partition_key=name, run_key=run_key(name, seen.get(name), digest),
-                   tags={"report/trigger": "sources-changed" if name in seen else "new-edition"})
-        for name, digest in current.items()
-        if seen.get(name) != digest
-    ]
-    # The cursor keeps only existing folders: a folder removed and later restored is built again.
-    cursor = json.dumps(current, sort_keys=True)
-    return SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=[editions.build_add_request(new_partitions)] if new_partitions else [],
-        cursor=cursor,
-        skip_reason=None if requests else SkipReason(f"no edition changed in {sources_root} "
-                                                     f"({len(current)} edition(s) checked)"),
+    @sensor(
+        name=names(report).sensor, job=job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+        description=f"Watches sources/{report.report_id}/: registers a new edition folder as a partition and builds "
+                    "it; rebuilds an edition whose files changed (sha256 of its files, kept per edition in the cursor).",
     )
+    def edition_sources_sensor(context: SensorEvaluationContext, settings: ReportSettings) -> SensorResult:
+        sources_root = settings.paths(report.folder).sources
+        seen = read_cursor(context.cursor)
+        current = {name: fingerprint(sources_root / name) for name in list_editions(sources_root)}
 
+        registered = set(context.instance.get_dynamic_partitions(cast(str, editions.name)))
+        new_partitions = [name for name in current if name not in registered]
+        requests = [
+            RunRequest(partition_key=name, run_key=run_key(name, seen.get(name), digest),
+                       tags={"report/trigger": "sources-changed" if name in seen else "new-edition"})
+            for name, digest in current.items()
+            if seen.get(name) != digest
+        ]
+        # The cursor keeps only existing folders: a folder removed and later restored is built again.
+        cursor = json.dumps(current, sort_keys=True)
+        return SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[editions.build_add_request(new_partitions)] if new_partitions else [],
+            cursor=cursor,
+            skip_reason=None if requests else SkipReason(f"no edition changed in {sources_root} "
+                                                         f"({len(current)} edition(s) checked)"),
+        )
 
-latest_edition_schedule = build_latest_edition_schedule()
-
-SCHEDULES = [latest_edition_schedule]
-SENSORS = [edition_sources_sensor, orphaned_runs_sensor]
+    return edition_sources_sensor

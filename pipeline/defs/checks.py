@@ -1,38 +1,38 @@
 """Asset checks. The data contract blocks the report; consistency findings warn; the PDF is checked as a file.
 
 The blocking check is what keeps a bad spreadsheet from producing a report: when it fails, Dagster does not run
-the downstream assets, and the check's metadata lists every failing cell with file, row, column and rule."""
+the downstream assets, and the check's metadata lists every failing cell with file, row, column and rule.
+`report_checks` makes them for one report: one consistency check per rule the report declares and can run
+(a report without rules has no consistency check, rather than a green check that never ran)."""
 
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetIn,
+    AssetsDefinition,
+    DynamicPartitionsDefinition,
     MetadataValue,
     PreviewWarning,
     asset_check,
     multi_asset_check,
 )
 
-from pipeline.config import Paths
 from pipeline.defs import markdown
-from pipeline.defs.assets import report_figures, report_pdf, source_tables
-from pipeline.defs.partitions import editions
+from pipeline.defs.partitions import names
 from pipeline.lib.build import Analysis
 from pipeline.lib.conformance import check_pdf
 from pipeline.lib.errors import SourceDataError
 from pipeline.lib.pdf_facts import read_pdf
-from pipeline.lib.report_def import load_report
+from pipeline.lib.report_def import Report
 from pipeline.lib.sources import EditionSources
 from pipeline.lib.validate import SCHEMA_VERSION, validate_edition
-
-FIGURES_KEY = report_figures.key
-#: The report's consistency rules become one check each; the report is the one this code location builds.
-RULES = load_report(Paths.from_env().templates).rules
 
 #: Checks are partitioned like their assets (else a check loads every edition's data); the API is in preview.
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)
@@ -42,79 +42,89 @@ def problems_markdown(error: SourceDataError) -> str:
     return markdown.table([p.as_dict() for p in error.problems], ["file", "row", "column", "rule", "value"])
 
 
-@asset_check(asset=source_tables, blocking=True, partitions_def=editions,
-             description="The pandera data contract: types, units, ranges per unit, unique keys, known sources. "
-                         "Blocks every downstream asset when it fails.")
-def source_tables_valid(source_tables: EditionSources) -> AssetCheckResult:
-    try:
-        validated = validate_edition(source_tables)
-    except SourceDataError as error:
+def report_checks(report: Report, assets: Sequence[AssetsDefinition],
+                  editions: DynamicPartitionsDefinition) -> list[AssetChecksDefinition]:
+    """The checks of `report` on its `assets` (as made by `report_assets`)."""
+    by_name = {a.key.path[-1]: a for a in assets}
+    source_tables, report_figures, report_pdf = (by_name[n] for n in ("source_tables", "report_figures",
+                                                                       "report_pdf"))
+    figures_key = report_figures.key
+    rules = report.rules  # each names only figures of the report's contract or KPIs (refused at load otherwise)
+
+    @asset_check(asset=source_tables, blocking=True, partitions_def=editions,
+                 description="The pandera data contract: types, units, ranges per unit, unique keys, known sources. "
+                             "Blocks every downstream asset when it fails.")
+    def source_tables_valid(source_tables: EditionSources) -> AssetCheckResult:
+        try:
+            validated = validate_edition(source_tables)
+        except SourceDataError as error:
+            return AssetCheckResult(
+                passed=False,
+                severity=AssetCheckSeverity.ERROR,
+                description=str(error),
+                metadata={"problem_count": len(error.problems), "schema_version": SCHEMA_VERSION,
+                          "problems": MetadataValue.md(problems_markdown(error)),
+                          "problems_json": MetadataValue.json([p.as_dict() for p in error.problems])},
+            )
+        return AssetCheckResult(passed=True, metadata={"row_count": len(validated.metrics),
+                                                       "schema_version": SCHEMA_VERSION})
+
+
+    @multi_asset_check(
+        specs=[AssetCheckSpec(rule.check_id, asset=report_figures, description=rule.title,
+                              partitions_def=editions) for rule in rules],
+        name=f"{names(report).key}__figures_consistent", ins={"report_figures": AssetIn(key=figures_key)},
+        description="Cross-figure consistency. A failure is a WARN: the report publishes the figures as the source "
+                    "states them and says in its data notes where they disagree.",
+    )
+    def figures_consistent(context: AssetCheckExecutionContext, report_figures: Analysis) -> Iterator[AssetCheckResult]:
+        findings = {f.check_id: f for f in report_figures.findings}
+        for rule in rules:
+            finding = findings.get(rule.check_id)
+            if finding is None:  # the edition lacks a figure the rule needs: nothing to compare
+                yield AssetCheckResult(check_name=rule.check_id, asset_key=figures_key, passed=True,
+                                       metadata={"skipped": "figures not present in this edition"})
+                continue
+            yield AssetCheckResult(
+                check_name=rule.check_id, asset_key=figures_key, passed=finding.passed,
+                severity=AssetCheckSeverity.WARN, description=finding.message,
+                metadata={"figures": MetadataValue.json(list(finding.metric_ids))},
+            )
+
+
+    @asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
+                 description="The PDF has pages, embeds every font, uses the SC variant of Noto CJK, and its text can be "
+                             "extracted. Blocks publishing when it fails.")
+    def pdf_publishable(report_pdf: bytes) -> AssetCheckResult:
+        facts = read_pdf(report_pdf, full_text=False)  # text up to the first page in the PDF's language is enough
+        problems = facts.problems()
         return AssetCheckResult(
-            passed=False,
+            passed=not problems,
             severity=AssetCheckSeverity.ERROR,
-            description=str(error),
-            metadata={"problem_count": len(error.problems), "schema_version": SCHEMA_VERSION,
-                      "problems": MetadataValue.md(problems_markdown(error)),
-                      "problems_json": MetadataValue.json([p.as_dict() for p in error.problems])},
-        )
-    return AssetCheckResult(passed=True, metadata={"row_count": len(validated.metrics),
-                                                   "schema_version": SCHEMA_VERSION})
-
-
-@multi_asset_check(
-    specs=[AssetCheckSpec(rule.check_id, asset=report_figures, description=rule.title,
-                          partitions_def=editions) for rule in RULES],
-    description="Cross-figure consistency. A failure is a WARN: the report publishes the figures as the source "
-                "states them and says in its data notes where they disagree.",
-)
-def figures_consistent(context: AssetCheckExecutionContext, report_figures: Analysis) -> Iterator[AssetCheckResult]:
-    findings = {f.check_id: f for f in report_figures.findings}
-    for rule in RULES:
-        finding = findings.get(rule.check_id)
-        if finding is None:  # the edition lacks a figure the rule needs: nothing to compare
-            yield AssetCheckResult(check_name=rule.check_id, asset_key=FIGURES_KEY, passed=True,
-                                   metadata={"skipped": "figures not present in this edition"})
-            continue
-        yield AssetCheckResult(
-            check_name=rule.check_id, asset_key=FIGURES_KEY, passed=finding.passed,
-            severity=AssetCheckSeverity.WARN, description=finding.message,
-            metadata={"figures": MetadataValue.json(list(finding.metric_ids))},
+            description="; ".join(problems) or "publishable",
+            metadata={"pages": facts.pages, "fonts": MetadataValue.json([f.name for f in facts.fonts]),
+                      "extracted_characters": len(facts.text)},
         )
 
 
-@asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
-             description="The PDF has pages, embeds every font, uses the SC variant of Noto CJK, and its text can be "
-                         "extracted. Blocks publishing when it fails.")
-def pdf_publishable(report_pdf: bytes) -> AssetCheckResult:
-    facts = read_pdf(report_pdf, full_text=False)  # text up to the first page in the PDF's language is enough
-    problems = facts.problems()
-    return AssetCheckResult(
-        passed=not problems,
-        severity=AssetCheckSeverity.ERROR,
-        description="; ".join(problems) or "publishable",
-        metadata={"pages": facts.pages, "fonts": MetadataValue.json([f.name for f in facts.fonts]),
-                  "extracted_characters": len(facts.text)},
-    )
+    @asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
+                 description="The PDF conforms to PDF/UA-1 and PDF/A-3a: zero failed rules of the offline validator "
+                             "(page-validation) for each profile. Blocks publishing when it fails.")
+    def pdf_conformant(report_pdf: bytes) -> AssetCheckResult:
+        verdict = check_pdf(report_pdf)
+        failed = [{"profile": r.profile, "rule": r.rule_id, "count": r.count, "message": r.message}
+                  for r in verdict.failed]
+        return AssetCheckResult(
+            passed=verdict.passed,
+            severity=AssetCheckSeverity.ERROR,
+            description=verdict.summary(),
+            metadata={"failed_rule_count": len(failed), "validator": verdict.validator,
+                      "validator_seconds": round(verdict.seconds, 3),
+                      "profiles": MetadataValue.json({p.profile: {"compliant": p.compliant, "rules": p.rules_checked,
+                                                                 "failed": len(p.failed)} for p in verdict.profiles}),
+                      "failed_rules": MetadataValue.md(markdown.table(failed, ["profile", "rule", "count", "message"])
+                                                       if failed else "none")},
+        )
 
-
-@asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
-             description="The PDF conforms to PDF/UA-1 and PDF/A-3a: zero failed rules of the offline validator "
-                         "(page-validation) for each profile. Blocks publishing when it fails.")
-def pdf_conformant(report_pdf: bytes) -> AssetCheckResult:
-    verdict = check_pdf(report_pdf)
-    failed = [{"profile": r.profile, "rule": r.rule_id, "count": r.count, "message": r.message}
-              for r in verdict.failed]
-    return AssetCheckResult(
-        passed=verdict.passed,
-        severity=AssetCheckSeverity.ERROR,
-        description=verdict.summary(),
-        metadata={"failed_rule_count": len(failed), "validator": verdict.validator,
-                  "validator_seconds": round(verdict.seconds, 3),
-                  "profiles": MetadataValue.json({p.profile: {"compliant": p.compliant, "rules": p.rules_checked,
-                                                             "failed": len(p.failed)} for p in verdict.profiles}),
-                  "failed_rules": MetadataValue.md(markdown.table(failed, ["profile", "rule", "count", "message"])
-                                                   if failed else "none")},
-    )
-
-
-CHECKS = [source_tables_valid, figures_consistent, pdf_publishable, pdf_conformant]
+    checks = [source_tables_valid, pdf_publishable, pdf_conformant]
+    return [*checks, figures_consistent] if rules else checks

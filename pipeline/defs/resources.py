@@ -1,5 +1,8 @@
-"""Where the pipeline reads and writes, as a Dagster resource, so the UI, the CLI, the sensor, the schedule and the
+"""Where the pipeline reads and writes, as a Dagster resource, so the UI, the CLI, the sensors, the schedules and the
 tests can point it at other folders (tests use temporary ones) without touching code.
+
+The resource holds the roots shared by every report (sources, archive, fonts); a report's assets narrow them to
+their report (`paths(folder)`), so one resource serves every report of the code location.
 
 Every step needs this resource, so it is also where a run claims its edition: for the whole run it holds the
 edition's build lock and names its process in the run's tags (see `pipeline.defs.runs`)."""
@@ -10,34 +13,40 @@ from pathlib import Path
 
 from dagster import ConfigurableResource, InitResourceContext
 
-from pipeline.config import Paths
+from pipeline.config import Paths, Roots
 from pipeline.defs import runs
 from pipeline.lib import locks
 from pipeline.lib.publish import build_lock_path
-from pipeline.lib.storage import archive_location
+from pipeline.lib.storage import ArchivePath, archive_location
 
 
 class ReportSettings(ConfigurableResource):
-    """Folders of the pipeline; empty strings mean the defaults of `Paths.from_env()` (REPORT_* variables), read
-    when a step or a sensor tick runs, in the process that runs it."""
+    """Root folders of the pipeline; empty strings mean the defaults of `Roots.from_env()` (REPORT_* variables),
+    read when a step or a sensor tick runs, in the process that runs it."""
 
     sources_dir: str = ""
     reports_dir: str = ""
-    templates_dir: str = ""
     font_dir: str = ""
     #: Base URL of the download site for the link on the published report; empty means REPORT_DOWNLOAD_BASE_URL,
     #: else the local address of `make serve`.
     download_base_url: str = ""
     keep_versions: int = 10
 
-    def paths(self) -> Paths:
-        default = Paths.from_env()
-        return Paths(
+    def roots(self) -> Roots:
+        default = Roots.from_env()
+        return Roots(
             sources=Path(self.sources_dir).resolve() if self.sources_dir else default.sources,
             reports=Path(self.reports_dir).resolve() if self.reports_dir else default.reports,
-            templates=Path(self.templates_dir).resolve() if self.templates_dir else default.templates,
             fonts=Path(self.font_dir).resolve() if self.font_dir else default.fonts,
         )
+
+    def paths(self, folder: Path) -> Paths:
+        """The folders of the report defined in `folder`."""
+        return self.roots().for_report(folder)
+
+    def archive(self, paths: Paths) -> ArchivePath:
+        """The report's archive: its local folder, or its place in the object store of REPORT_ARCHIVE_URL."""
+        return archive_location(paths.reports, report=paths.report_id)
 
     def base_url(self) -> str:
         from pipeline.lib.urls import download_base_url
@@ -49,14 +58,17 @@ class ReportSettings(ConfigurableResource):
         """In a run of one edition: tag the run with this process, then hold the edition's build lock until the
         run ends, so that builds of one edition (CLI, UI, schedule, sensor) read and publish one after another.
 
-        Sensor and schedule ticks have no run; they only read the folders."""
+        The lock is named by the edition alone, at the archive's root: a resource serves every report and a run
+        does not say which report it builds before its steps run. Two reports' editions of the same name then
+        take turns too, which costs time, never correctness. Sensor and schedule ticks have no run; they only
+        read the folders."""
         run, instance = context.run, context.instance
         edition = run.tags.get(runs.PARTITION_TAG) if run is not None else None
         if run is None or instance is None or edition is None:
             yield self
             return
         instance.add_run_tags(run.run_id, runs.process_tags())
-        lock = build_lock_path(archive_location(self.paths().reports), edition)
+        lock = build_lock_path(archive_location(self.roots().reports), edition)
         if lock is None:  # an object store: the run queue keeps runs of one edition apart
             yield self
             return

@@ -40,12 +40,16 @@ ARCHIVE_URL_ENV = "REPORT_ARCHIVE_URL"
 ArchivePath: TypeAlias = Path | UPath
 
 
-def archive_location(default: Path, url: str | None = None) -> ArchivePath:
-    """The archive root to publish into and read from: ``url``, else ``$REPORT_ARCHIVE_URL``, else ``default``.
+def archive_location(default: Path, url: str | None = None, *, report: str | None = None) -> ArchivePath:
+    """The archive to publish into and read from: ``url``, else ``$REPORT_ARCHIVE_URL``, else ``default``.
 
-    ``default`` is the local folder (``Paths.reports``); an empty or unset URL keeps today's behaviour."""
+    ``default`` is the local folder (a report's ``Paths.reports``, or the root of all reports); an empty or unset
+    URL keeps it. A URL names the root of every report's archive, so ``report`` (the report's id) is appended to
+    it, as the local layout has ``reports/<report id>/``."""
     chosen = (url if url is not None else os.environ.get(ARCHIVE_URL_ENV, "")).strip()
-    return as_archive_root(chosen) if chosen else as_archive_root(default)
+    if not chosen:
+        return as_archive_root(default)
+    return as_archive_root(f"{chosen.rstrip('/')}/{report}" if report else chosen)
 
 
 def as_archive_root(location: str | os.PathLike[str] | UPath) -> ArchivePath:

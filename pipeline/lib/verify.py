@@ -15,7 +15,7 @@ import hashlib
 import io
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.config import Paths
@@ -107,8 +107,7 @@ def verify(path: Path, paths: Paths | None = None) -> Verdict:
         _archive_step(verdict, path, sha, edition, paths.reports)
 
         try:
-            rebuilt = build(Paths(folder.parent, Path(tmp) / "reports", paths.templates, paths.fonts),
-                            edition).pdf.data
+            rebuilt = build(replace(paths, sources=folder.parent, reports=Path(tmp) / "reports"), edition).pdf.data
         except ReportError as error:
             verdict.step("rebuild", False, f"the embedded sources do not build: {error}")
             return verdict

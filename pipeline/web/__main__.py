@@ -12,7 +12,7 @@ from pathlib import Path
 
 import uvicorn
 
-from pipeline.config import Paths
+from pipeline.config import Roots
 from pipeline.lib.urls import BASE_URL_ENV
 from pipeline.web.app import create_app
 
@@ -25,7 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--archive",
         type=Path,
         default=None,
-        help="archive folder to serve (default: $REPORT_OUTPUT_DIR, else the project's reports/)",
+        help="archive folder to serve, one subfolder per report (default: $REPORT_OUTPUT_DIR, else the project's reports/)",
     )
     parser.add_argument(
         "--base-url",
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    archive = (args.archive or Paths.from_env().reports).resolve()
+    archive = (args.archive or Roots.from_env().reports).resolve()
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("pipeline.web")
     log.info("serving the archive at %s", archive)

@@ -1,8 +1,9 @@
 """The download site: a read-only view of the published archive (see pipeline.lib.publish).
 
-Readers want the newest PDF, the earlier ones, and a link they can share; they never open Dagster. Every
-URL (pipeline.lib.urls) is built from names that pass the archive's own patterns (edition, version, file
-name), never from a path taken from the request, and every file is resolved (symlinks followed) and checked
+Readers want the newest PDF, the earlier ones, and a link they can share; they never open Dagster. The archive
+holds one folder per report (`<report id>/<edition>/<version>`), and so do the URLs (`/<report>/editions/…`).
+Every URL (pipeline.lib.urls) is built from names that pass the archive's own patterns (report, edition,
+version, file name), never from a path taken from the request, and every file is resolved (symlinks followed) and checked
 to be inside the archive before it is served. Anything else is a 404, logged on the "pipeline.web" logger.
 
 This module is the routing: the handlers and the 404 page. Files go out through pipeline.web.files (the
@@ -48,6 +49,18 @@ class _Site:
     archive_root: Path
     base_url: str
 
+    def reports(self) -> list[str]:
+        """The report folders of the archive (names that pass the pattern; dot folders such as .builds are not)."""
+        if not self.archive_root.is_dir():
+            return []
+        return sorted(p.name for p in self.archive_root.iterdir() if p.is_dir() and EDITION_PATTERN.fullmatch(p.name))
+
+    def archive(self, report: str) -> Path:
+        """One report's archive, or a 404 for a name that is not a report here."""
+        if report not in self.reports():
+            raise HTTPException(404, detail=f"no report {report!r} in the archive")
+        return self.archive_root / report
+
     def link_root(self) -> str:
         """Prefix for links in pages: the configured base URL, else root-relative."""
         return self.base_url.rstrip("/")
@@ -64,47 +77,59 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
     site = _Site(archive_root=Path(archive_root), base_url=base_url)
     pages = Pages()
 
-    def index(request: Request) -> Response:
-        rows = []
-        for name in editions(site.archive_root):
+    def rows(report: str) -> list[dict[str, object]]:
+        archive, found = site.archive_root / report, []
+        for name in editions(archive):
             try:
-                newest = latest(site.archive_root, name)
-                count = len(history(site.archive_root, name))
+                newest = latest(archive, name)
+                count = len(history(archive, name))
             except PublishError as exc:
-                log.error("edition %s cannot be read: %s", name, exc)
+                log.error("edition %s/%s cannot be read: %s", report, name, exc)
                 continue
             if newest is not None:
-                rows.append({"edition": name, "latest": newest, "count": count})
-        return _page(pages, INDEX, request, site, editions=rows)
+                found.append({"report": report, "edition": name, "latest": newest, "count": count})
+        return found
+
+    def index(request: Request) -> Response:
+        return _page(pages, INDEX, request, site, editions=[row for r in site.reports() for row in rows(r)])
+
+    def report_page(request: Request) -> Response:
+        report = request.path_params["report"]
+        site.archive(report)
+        return _page(pages, INDEX, request, site, editions=rows(report))
 
     def edition_page(request: Request) -> Response:
-        name = request.path_params["edition"]
-        versions = _versions_or_404(site, name)
-        return _page(pages, EDITION, request, site, edition=name, versions=versions, latest=versions[0])
+        report, name = request.path_params["report"], request.path_params["edition"]
+        versions = _versions_or_404(site.archive(report), name)
+        return _page(pages, EDITION, request, site, report=report, edition=name, versions=versions,
+                     latest=versions[0])
 
     def version_file(request: Request) -> Response:
-        name, version, filename = (request.path_params[k] for k in ("edition", "version", "filename"))
+        report, name, version, filename = (request.path_params[k] for k in ("report", "edition", "version",
+                                                                             "filename"))
+        archive = site.archive(report)
         try:
-            found = get_version(site.archive_root, name, version)
+            found = get_version(archive, name, version)
         except PublishError as exc:
             raise HTTPException(404, detail=str(exc)) from exc
         kinds = {found.pdf_path.name: "pdf", found.html_path.name: "html"}
         if filename not in kinds:
-            raise HTTPException(404, detail=f"{filename!r} is not a file of {name}/{version}")
-        return serve_archived(request, site.archive_root, found, kinds[filename], VERSIONED_CACHE)
+            raise HTTPException(404, detail=f"{filename!r} is not a file of {report}/{name}/{version}")
+        return serve_archived(request, archive, found, kinds[filename], VERSIONED_CACHE)
 
     def latest_file(request: Request) -> Response:
+        archive = site.archive(request.path_params["report"])
         match = _LATEST_FILE.fullmatch(request.path_params["filename"])
         if match is None:
             raise HTTPException(404, detail="not an <edition>.pdf or <edition>.html name")
         name, kind = match.groups()
         try:
-            found = latest(site.archive_root, name)
+            found = latest(archive, name)
         except PublishError as exc:
             raise HTTPException(404, detail=str(exc)) from exc
         if found is None:
             raise HTTPException(404, detail=f"edition {name} has no published version")
-        return serve_archived(request, site.archive_root, found, kind, LATEST_CACHE)
+        return serve_archived(request, archive, found, kind, LATEST_CACHE)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
@@ -124,17 +149,18 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
     return Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
-            Route("/editions/{edition}", edition_page, methods=["GET"]),
-            Route("/editions/{edition}/{version}/{filename}", version_file, methods=["GET"]),
-            Route("/latest/{filename}", latest_file, methods=["GET"]),
+            Route("/{report}", report_page, methods=["GET"]),
+            Route("/{report}/editions/{edition}", edition_page, methods=["GET"]),
+            Route("/{report}/editions/{edition}/{version}/{filename}", version_file, methods=["GET"]),
+            Route("/{report}/latest/{filename}", latest_file, methods=["GET"]),
         ],
         exception_handlers={404: not_found},
     )
 
 
-def _versions_or_404(site: _Site, edition: str) -> list[PublishedVersion]:
+def _versions_or_404(archive: Path, edition: str) -> list[PublishedVersion]:
     try:
-        versions = history(site.archive_root, edition)
+        versions = history(archive, edition)
     except PublishError as exc:
         raise HTTPException(404, detail=str(exc)) from exc
     if not versions:

@@ -1,0 +1,45 @@
+"""A report as a Dagster Component: the `defs.yaml` in a report's folder names `ReportComponent`, and the engine
+makes that report's assets, checks, partitions, job, schedule and sensor from the folder (`report_defs`).
+
+Why a Component: it is Dagster's own way to declare a reusable piece once and instantiate it from YAML, so a new
+report is a new folder with a `defs.yaml`, and `dg list defs` / `dg check defs` see every report. The folder is
+the one that holds the `defs.yaml`; the component has no attributes because everything else about the report is
+in its `report.toml`, which the engine reads with its own checks (file, line, formula)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.defs.assets import report_assets, report_job
+from pipeline.defs.automation import report_schedule, report_sensor
+from pipeline.defs.checks import report_checks
+from pipeline.defs.partitions import editions_of
+from pipeline.lib.report_def import load_report
+
+#: The file in a report's folder that makes Dagster load it, and the line it holds.
+DEFS_FILE = "defs.yaml"
+DEFS_YAML = "type: pipeline.defs.component.ReportComponent\n"
+
+
+def report_defs(folder: Path) -> dg.Definitions:
+    """Everything Dagster knows of the report in `folder`, with no resource: the code location supplies those."""
+    report = load_report(folder)
+    editions = editions_of(report)
+    assets = report_assets(report, editions)
+    job = report_job(report)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=report_checks(report, assets, editions),
+        jobs=[job],
+        schedules=[report_schedule(report, job, editions)],
+        sensors=[report_sensor(report, job, editions)],
+    )
+
+
+class ReportComponent(dg.Component, dg.Model, dg.Resolvable):
+    """A report folder (report.toml, templates, charts.py) as Dagster definitions: one lineage per report."""
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        return report_defs(context.path)
