@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey, Definitions
 
 from pipeline.config import PROJECT_ROOT
+from pipeline.definitions import reports_definitions, shared_definitions
 from pipeline.lib.chart_text import describe
 from pipeline.lib.conformance import check_pdf
 from pipeline.lib.formatting import figure_text, locale_for, period_label
 from pipeline.lib.pdf_facts import CJK_TEXT, read_pdf
-from pipeline.lib.report_def import load_report
+from pipeline.lib.report_def import ReportDefinitionError, load_report
 
 EDITION = "northwind-bakery-2024q4"
 
@@ -253,8 +255,11 @@ code { font-family: inherit; font-size: 0.9em; }
 @media print { @page { size: A4; margin: 20mm 18mm; } }
 """
 
-REPORT_FILES = {"report.toml": REPORT_TOML, "charts.py": CHARTS_PY, "bakery_review.html.j2": TEMPLATE,
-                "report.css": REPORT_CSS}
+#: The line that makes Dagster load the folder as a report (its component).
+DEFS_YAML = "type: pipeline.defs.component.ReportComponent\n"
+
+REPORT_FILES = {"report.toml": REPORT_TOML, "defs.yaml": DEFS_YAML, "charts.py": CHARTS_PY,
+                "bakery_review.html.j2": TEMPLATE, "report.css": REPORT_CSS}
 
 # --- one edition of it: the test's own, made-up figures ----------------------------------------------------------
 
@@ -314,15 +319,16 @@ EXPECTED = [
 
 
 def write_tutorial(root: Path) -> tuple[Path, Path]:
-    """The report folder and a sources folder holding the repository's editions and the tutorial's."""
+    """The report folder and a sources root holding the repository's editions (sources/xiaomi-ecosystem/…) and the
+    tutorial's (sources/northwind-bakery/…)."""
     report = root / "northwind-bakery"
     report.mkdir()
     for name, text in REPORT_FILES.items():
         (report / name).write_text(text, encoding="utf-8")
     sources = root / "sources"
     shutil.copytree(PROJECT_ROOT / "sources", sources)
-    edition = sources / EDITION
-    edition.mkdir()
+    edition = sources / "northwind-bakery" / EDITION
+    edition.mkdir(parents=True)
     (edition / "edition.toml").write_text(EDITION_TOML, encoding="utf-8")
     (edition / "metrics.csv").write_text(metrics_csv(), encoding="utf-8")
     (edition / "references.csv").write_text(REFERENCES_CSV, encoding="utf-8")
@@ -380,7 +386,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
 
 def test_the_tutorial_report_builds_and_its_pdf_says_what_the_figures_are(archive: Archive) -> None:
     assert archive.tutorial.state == "published"
-    assert EDITION in archive.tutorial.pdf.parts
+    assert archive.tutorial.pdf.parts[-5:-2] == ("northwind-bakery", EDITION, "versions")  # its own archive folder
     data = archive.tutorial.pdf.read_bytes()
     facts = read_pdf(data)
     text = re.sub(r"[ \t]*\n[ \t]*", " ", facts.text)  # a figure may wrap at its space
@@ -407,6 +413,39 @@ def test_a_second_report_in_the_archive_leaves_the_first_one_unchanged(archive: 
     assert archive.xiaomi_again.state == "unchanged (same data and templates), reused"
     assert archive.xiaomi_again.version == archive.xiaomi.version
     assert archive.xiaomi_again.pdf == archive.xiaomi.pdf
+
+
+def test_two_reports_are_two_lineages_in_one_code_location(tmp_path: Path) -> None:
+    """Loaded together, as templates/ with two report folders would be: each report has its own assets, checks,
+    partitions, job, schedule and sensor, and the bakery gets only its own rule as a check, not Xiaomi's."""
+    bakery = write_tutorial(tmp_path)[0]
+    defs = Definitions.merge(reports_definitions([PROJECT_ROOT / "templates" / "xiaomi-ecosystem", bakery]),
+                             shared_definitions())
+    keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    stages = ["source_tables", "validated_metrics", "report_figures", "report_charts", "report_html", "report_pdf",
+              "published_report"]
+    assert keys == {f"{prefix}/{stage}" for prefix in ("xiaomi_ecosystem", "northwind_bakery") for stage in stages}
+    graph = defs.resolve_asset_graph()
+    assert {graph.get(AssetKey(["northwind_bakery", s])).group_name for s in stages} == {"northwind_bakery"}
+    assert graph.get(AssetKey(["northwind_bakery", "validated_metrics"])).parent_keys == {
+        AssetKey(["northwind_bakery", "source_tables"])}
+    bakery_checks = {c.name for c in graph.asset_check_keys if c.asset_key.path[0] == "northwind_bakery"}
+    assert bakery_checks == {"source_tables_valid", "profit_within_revenue", "pdf_publishable", "pdf_conformant"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"build_xiaomi_ecosystem", "build_northwind_bakery"}
+    assert {s.name for s in defs.schedules or []} == {"xiaomi_ecosystem__latest_edition_schedule",
+                                                       "northwind_bakery__latest_edition_schedule"}
+    assert {s.name for s in defs.sensors or []} == {"xiaomi_ecosystem__sources_sensor",
+                                                     "northwind_bakery__sources_sensor", "orphaned_runs_sensor"}
+    partitions = {graph.get(AssetKey([p, "published_report"])).partitions_def.name  # type: ignore[union-attr]
+                  for p in ("xiaomi_ecosystem", "northwind_bakery")}
+    assert partitions == {"xiaomi_ecosystem__editions", "northwind_bakery__editions"}
+
+
+def test_a_report_folder_without_its_component_file_is_named(tmp_path: Path) -> None:
+    bakery = write_tutorial(tmp_path)[0]
+    (bakery / "defs.yaml").unlink()
+    with pytest.raises(ReportDefinitionError, match=r"northwind-bakery: no defs\.yaml"):
+        reports_definitions([bakery])
 
 
 def test_the_engine_names_nothing_of_the_tutorial_report(tmp_path: Path) -> None:

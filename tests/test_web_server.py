@@ -44,33 +44,33 @@ def test_index_lists_each_edition_with_its_latest_version_and_history_count(base
     assert reply.status == 200
     assert reply.headers["content-type"] == "text/html; charset=utf-8"
     assert '<html lang="zh-CN">' in page
-    row = re.search(r'<tr>\s*<td><a href="/editions/demo">demo</a>.*?</tr>', page, re.S)
+    row = re.search(r'<tr>\s*<td><a href="/demo-report/editions/demo">demo</a>.*?</tr>', page, re.S)
     assert row, page
     assert TITLE in row.group(0)
     assert "<td>v0003</td>" in row.group(0)
     assert '<td class="num">3</td>' in row.group(0)  # three versions in the history
-    assert 'href="/latest/demo.pdf"' in row.group(0)
-    assert 'href="/editions/plain"' in page
+    assert 'href="/demo-report/latest/demo.pdf"' in row.group(0)
+    assert 'href="/demo-report/editions/plain"' in page
     # Editions that lead outside the archive are not offered.
     assert "linked" not in page
     assert "escaped" not in page
 
 
 def test_pages_load_nothing_from_outside(base: str) -> None:
-    for path in ("/", "/editions/demo"):
+    for path in ("/", "/demo-report/editions/demo"):
         reply = get(base, path)
         assert not re.search(r'(src|href)="(https?:)?//', reply.body.decode())
         assert "default-src 'none'" in reply.headers["content-security-policy"]
 
 
 def test_titles_are_html_escaped(base: str) -> None:
-    page = get(base, "/").body.decode() + get(base, "/editions/xss").body.decode()
+    page = get(base, "/").body.decode() + get(base, "/demo-report/editions/xss").body.decode()
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; 报告" in page
 
 
 def test_edition_page_lists_every_version_with_size_pages_date_and_sha256(base: str, archive: FilledArchive) -> None:
-    reply = get(base, "/editions/demo")
+    reply = get(base, "/demo-report/editions/demo")
     page = reply.body.decode()
 
     assert reply.status == 200
@@ -78,16 +78,16 @@ def test_edition_page_lists_every_version_with_size_pages_date_and_sha256(base: 
     assert versions == ["v0003", "v0002", "v0001"]  # newest first; the uncommitted v0004 is not listed
     for v in archive.demo:
         assert f"<code>{v.sha256}</code>" in page
-        assert f'href="/editions/demo/{v.version}/demo_{v.version}.pdf"' in page
-        assert f'href="/editions/demo/{v.version}/demo_{v.version}.html"' in page
+        assert f'href="/demo-report/editions/demo/{v.version}/demo_{v.version}.pdf"' in page
+        assert f'href="/demo-report/editions/demo/{v.version}/demo_{v.version}.html"' in page
         assert v.built_at[:10] in page
     assert "KB" in page
-    assert f"{base}/latest/demo.pdf" in page  # the stable link, absolute so it can be shared
+    assert f"{base}/demo-report/latest/demo.pdf" in page  # the stable link, absolute so it can be shared
 
 
 def test_pdf_download_has_type_name_validators_and_the_published_bytes(base: str, archive: FilledArchive) -> None:
     v = archive.demo[1]
-    reply = get(base, f"/editions/demo/{v.version}/demo_{v.version}.pdf")
+    reply = get(base, f"/demo-report/editions/demo/{v.version}/demo_{v.version}.pdf")
 
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/pdf"
@@ -106,7 +106,7 @@ def test_pdf_download_has_type_name_validators_and_the_published_bytes(base: str
 
 def test_html_version_is_viewable_in_the_browser(base: str, archive: FilledArchive) -> None:
     v = archive.demo[0]
-    reply = get(base, f"/editions/demo/{v.version}/demo_{v.version}.html")
+    reply = get(base, f"/demo-report/editions/demo/{v.version}/demo_{v.version}.html")
 
     assert reply.status == 200
     assert reply.headers["content-type"] == "text/html; charset=utf-8"
@@ -118,7 +118,7 @@ def test_html_version_is_viewable_in_the_browser(base: str, archive: FilledArchi
 def test_range_request_gets_206_and_exactly_those_bytes(base: str, archive: FilledArchive) -> None:
     v = archive.demo[2]
     whole = v.pdf_path.read_bytes()
-    path = f"/editions/demo/{v.version}/demo_{v.version}.pdf"
+    path = f"/demo-report/editions/demo/{v.version}/demo_{v.version}.pdf"
 
     middle = get(base, path, {"Range": "bytes=100-1123"})
     assert middle.status == 206
@@ -136,14 +136,14 @@ def test_range_request_gets_206_and_exactly_those_bytes(base: str, archive: Fill
 def test_range_in_an_unknown_unit_is_ignored_and_gets_the_whole_file(base: str, archive: FilledArchive) -> None:
     v = archive.demo[2]
     whole = v.pdf_path.read_bytes()
-    answer = get(base, f"/editions/demo/{v.version}/demo_{v.version}.pdf", {"Range": "items=0-10"})
+    answer = get(base, f"/demo-report/editions/demo/{v.version}/demo_{v.version}.pdf", {"Range": "items=0-10"})
     assert answer.status == 200  # RFC 9110, section 14.2: a recipient ignores a range unit it does not understand
     assert answer.body == whole
 
 
 def test_if_none_match_gets_304_without_a_body(base: str, archive: FilledArchive) -> None:
     v = archive.demo[2]
-    for path in (f"/editions/demo/{v.version}/demo_{v.version}.pdf", "/latest/demo.pdf"):
+    for path in (f"/demo-report/editions/demo/{v.version}/demo_{v.version}.pdf", "/demo-report/latest/demo.pdf"):
         fresh = get(base, path, {"If-None-Match": f'"{v.sha256}"'})
         assert fresh.status == 304, path
         assert fresh.body == b""
@@ -155,19 +155,19 @@ def test_if_none_match_gets_304_without_a_body(base: str, archive: FilledArchive
 
 def test_latest_link_always_gives_the_newest_version(base: str, archive: FilledArchive) -> None:
     newest = archive.demo[-1]
-    pdf = get(base, "/latest/demo.pdf")
+    pdf = get(base, "/demo-report/latest/demo.pdf")
     assert pdf.status == 200
     assert sha256(pdf.body) == newest.sha256
     assert 'filename="demo_v0003.pdf"' in pdf.headers["content-disposition"]
     assert pdf.headers["cache-control"] == "no-cache"
-    html = get(base, "/latest/demo.html")
+    html = get(base, "/demo-report/latest/demo.html")
     assert html.body == newest.html_path.read_bytes()
 
     # Publish while the server runs: the same link now gives the new version, and the old ETag is stale.
-    first = publish_text(archive.root, "moving", "旧版")
-    assert sha256(get(base, "/latest/moving.pdf").body) == first.sha256
-    second = publish_text(archive.root, "moving", "新版")
-    moved = get(base, "/latest/moving.pdf", {"If-None-Match": f'"{first.sha256}"'})
+    first = publish_text(archive.archive, "moving", "旧版")
+    assert sha256(get(base, "/demo-report/latest/moving.pdf").body) == first.sha256
+    second = publish_text(archive.archive, "moving", "新版")
+    moved = get(base, "/demo-report/latest/moving.pdf", {"If-None-Match": f'"{first.sha256}"'})
     assert moved.status == 200
     assert sha256(moved.body) == second.sha256
     assert 'filename="moving_v0002.pdf"' in moved.headers["content-disposition"]
@@ -182,26 +182,26 @@ def test_download_url_is_the_link_the_site_serves(base: str, archive: FilledArch
 
 
 TRAVERSALS = [
-    "/editions/../../../etc/passwd",
-    "/editions/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-    "/latest/..%2f..%2f..%2fetc%2fpasswd",
-    "/latest/%2e%2e%2fdemo%2flatest.json",
-    "/editions/demo/v0001/..%2fmanifest.json",
-    "/editions/demo/v0001/%2e%2e%2f%2e%2e%2flatest.json",
-    "/editions/demo/v0001/%2Fetc%2Fpasswd",
-    "/editions/demo/..%5c..%5clatest.json",
-    "/editions/demo/v0001/demo_v0001.pdf%00.html",
+    "/demo-report/editions/../../../etc/passwd",
+    "/demo-report/editions/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/demo-report/latest/..%2f..%2f..%2fetc%2fpasswd",
+    "/demo-report/latest/%2e%2e%2fdemo%2flatest.json",
+    "/demo-report/editions/demo/v0001/..%2fmanifest.json",
+    "/demo-report/editions/demo/v0001/%2e%2e%2f%2e%2e%2flatest.json",
+    "/demo-report/editions/demo/v0001/%2Fetc%2Fpasswd",
+    "/demo-report/editions/demo/..%5c..%5clatest.json",
+    "/demo-report/editions/demo/v0001/demo_v0001.pdf%00.html",
     "//etc/passwd",
-    "/latest/%2fetc%2fpasswd",
-    "/editions/demo/.lock",
-    "/editions/demo/.tmp-v0004-test/demo_v0004.pdf",  # a killed publish's temp folder
-    "/editions/demo/v0004/demo_v0004.pdf",  # a version folder above the latest pointer (uncommitted)
-    "/editions/demo/v0001/manifest.json",  # in the archive, but not a file the site offers
-    "/latest/linked.pdf",  # the PDF is a symlink to a file outside the archive
-    "/editions/linked/v0001/linked_v0001.pdf",
-    "/latest/escaped.pdf",  # the edition folder is a symlink to a folder outside the archive
-    "/editions/escaped/v0001/escaped_v0001.pdf",
-    "/editions/escaped",
+    "/demo-report/latest/%2fetc%2fpasswd",
+    "/demo-report/editions/demo/.lock",
+    "/demo-report/editions/demo/.tmp-v0004-test/demo_v0004.pdf",  # a killed publish's temp folder
+    "/demo-report/editions/demo/v0004/demo_v0004.pdf",  # a version folder above the latest pointer (uncommitted)
+    "/demo-report/editions/demo/v0001/manifest.json",  # in the archive, but not a file the site offers
+    "/demo-report/latest/linked.pdf",  # the PDF is a symlink to a file outside the archive
+    "/demo-report/editions/linked/v0001/linked_v0001.pdf",
+    "/demo-report/latest/escaped.pdf",  # the edition folder is a symlink to a folder outside the archive
+    "/demo-report/editions/escaped/v0001/escaped_v0001.pdf",
+    "/demo-report/editions/escaped",
 ]
 
 
@@ -222,7 +222,7 @@ def test_nothing_outside_the_published_files_is_reachable(base: str, server_log:
 
 
 def test_there_are_no_write_endpoints(base: str, archive: FilledArchive) -> None:
-    for method, path in (("POST", "/"), ("PUT", "/latest/demo.pdf"), ("DELETE", "/editions/demo/v0001/demo_v0001.pdf")):
+    for method, path in (("POST", "/"), ("PUT", "/demo-report/latest/demo.pdf"), ("DELETE", "/demo-report/editions/demo/v0001/demo_v0001.pdf")):
         assert get(base, path, method=method).status == 405
     assert archive.demo[0].pdf_path.is_file()
 

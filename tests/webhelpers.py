@@ -69,40 +69,54 @@ def publish_text(
     )
 
 
+#: The report the site tests publish into: the archive root holds one folder per report (<root>/<report id>/).
+SITE_REPORT = "demo-report"
+
+
 @dataclass
 class FilledArchive:
     """The archive the site tests serve, and what they expect to find in it."""
 
-    root: Path
+    root: Path  # the archive root the site serves: one folder per report
     outside: Path  # a folder beside the archive that must never be reachable
     demo: list[PublishedVersion]  # oldest first
+    report: str = SITE_REPORT
+
+    @property
+    def archive(self) -> Path:
+        """The report's own archive, where its editions are published: <root>/<report id>/."""
+        return self.root / self.report
 
 
 def fill_archive(base: Path) -> FilledArchive:
-    """An archive with: 'demo' (3 versions, Chinese title), 'plain' (no title), 'xss' (markup in the title),
-    leftovers of a killed publish in 'demo', and two symlinks that lead outside the archive:
-    'linked' (its PDF is a symlink to a file outside) and 'escaped' (the edition folder itself is)."""
+    """An archive root holding one report, SITE_REPORT, with: 'demo' (3 versions, Chinese title), 'plain' (no
+    title), 'xss' (markup in the title), leftovers of a killed publish in 'demo', and two symlinks that lead outside
+    the archive: 'linked' (its PDF is a symlink to a file outside) and 'escaped' (the edition folder itself is).
+    Beside the report, 'escaped-report' is a report folder that is itself a symlink to a report archive outside."""
     root, outside = base / "reports", base / "outside"
+    archive = root / SITE_REPORT
     outside.mkdir(parents=True)
     start = datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
-    demo = [publish_text(root, "demo", f"第 {n} 版", now=start + timedelta(days=n)) for n in (1, 2, 3)]
-    publish_text(root, "plain", "plain report", title=None, now=start)
-    publish_text(root, "xss", "xss", title='<script>alert("x")</script> & 报告', now=start)
+    demo = [publish_text(archive, "demo", f"第 {n} 版", now=start + timedelta(days=n)) for n in (1, 2, 3)]
+    publish_text(archive, "plain", "plain report", title=None, now=start)
+    publish_text(archive, "xss", "xss", title='<script>alert("x")</script> & 报告', now=start)
 
     # What a publish killed halfway leaves: a temp folder and a version folder above the latest pointer.
-    leftover = root / "demo" / ".tmp-v0004-test"
+    leftover = archive / "demo" / ".tmp-v0004-test"
     leftover.mkdir()
     (leftover / "demo_v0004.pdf").write_bytes(SECRET)
-    uncommitted = root / "demo" / "versions" / "v0004"
+    uncommitted = archive / "demo" / "versions" / "v0004"
     uncommitted.mkdir()
     (uncommitted / "demo_v0004.pdf").write_bytes(SECRET)
 
     (outside / "secret.pdf").write_bytes(SECRET)
-    linked = publish_text(root, "linked", "linked", now=start)
+    linked = publish_text(archive, "linked", "linked", now=start)
     linked.pdf_path.unlink()
     linked.pdf_path.symlink_to(outside / "secret.pdf")
     publish_text(outside, "escaped", "escaped", now=start)
-    (root / "escaped").symlink_to(outside / "escaped", target_is_directory=True)
+    (archive / "escaped").symlink_to(outside / "escaped", target_is_directory=True)
+    publish_text(outside / "stolen-report", "stolen", "stolen", now=start)
+    (root / "escaped-report").symlink_to(outside / "stolen-report", target_is_directory=True)
     return FilledArchive(root=root, outside=outside, demo=demo)
 
 
