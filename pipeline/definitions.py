@@ -31,6 +31,7 @@ from dagster.components.core.component_tree import ComponentTree
 
 from pipeline.config import report_folders
 from pipeline.defs.component import DEFS_FILE
+from pipeline.defs.delivery import SmtpResource
 from pipeline.defs.progress import progress_logger
 from pipeline.defs.resources import ReportSettings
 from pipeline.defs.runs import orphaned_runs_sensor
@@ -70,7 +71,7 @@ def shared_definitions() -> Definitions:
     """What every report's assets use, and the one sensor that is about runs rather than a report."""
     return Definitions(
         sensors=[orphaned_runs_sensor],
-        resources={"settings": ReportSettings(), "io_manager": mem_io_manager},
+        resources={"settings": ReportSettings(), "smtp": SmtpResource(), "io_manager": mem_io_manager},
         executor=in_process_executor,
         loggers={"console": colored_console_logger, "progress": progress_logger},
     )

@@ -5,21 +5,16 @@ connection are real servers (or a real socket) that do exactly that."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import multiprocessing
 import socket
 import threading
 from collections.abc import Iterator
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 import weasyprint
-from aiosmtpd.controller import Controller
 
 from pipeline.lib.deliver import (
     DeliveryError,
@@ -34,8 +29,8 @@ from pipeline.lib.deliver import (
     mask_address,
 )
 from pipeline.lib.deliver.wording import EN, ZH_CN
+from tests.mailserver import FROM, Recorder, Server, free_port
 
-FROM = "Reports <reports@example.org>"
 TITLE = "小米“人车家全生态”战略分析"
 EDITION = "xiaomi-ecosystem-2025h1"
 URL = "https://reports.example.org/latest/xiaomi-ecosystem-2025h1.pdf"
@@ -61,50 +56,6 @@ def make_item(pdf: Path, **changes: Any) -> PublishedItem:
         summary="营收同比增长 30%。", changes="更正了 IoT 设备数。")
     fields.update(changes)
     return PublishedItem(**fields)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Recorder:
-    """An aiosmtpd handler that keeps every accepted message, or answers RCPT / DATA with a fixed refusal."""
-
-    def __init__(self, rcpt_reply: str | None = None, data_reply: str | None = None, data_delay: float = 0.0):
-        self.rcpt_reply, self.data_reply, self.data_delay = rcpt_reply, data_reply, data_delay
-        self.rcpt_calls = 0
-        self.received: list[tuple[str, list[str], bytes]] = []  # (mail from, recipients, message bytes)
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        self.rcpt_calls += 1
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
-        if self.data_reply:
-            return self.data_reply
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        parser = BytesParser(policy=policy.default)
-        return [parser.parsebytes(content) for _, _, content in self.received]  # type: ignore[misc]
-
-
-class Server:
-    def __init__(self, handler: Recorder) -> None:
-        self.handler = handler
-        self.port = free_port()
-        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port)
-
-    def settings(self) -> SmtpSettings:
-        return SmtpSettings(host="127.0.0.1", port=self.port, security="none", from_address=FROM, timeout=5)
 
 
 @pytest.fixture

@@ -199,7 +199,8 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         paths = settings.paths(folder)
         # The page count only: the full read (fonts, text) is pdf_publishable's job and takes seconds.
         pages = len(PdfReader(BytesIO(report_pdf)).pages)
-        title = cast("dict[str, str]", validated_metrics.meta.get("edition", {})).get("title")  # text (check_meta)
+        edition_meta = cast("dict[str, str]", validated_metrics.meta.get("edition", {}))  # text (check_meta)
+        title = edition_meta.get("title")
         version = publish.publish(
             settings.archive(paths), context.partition_key, pdf=report_pdf, html=report_html.interactive.encode(),
             pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_html.code_version,
@@ -207,7 +208,8 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         )
         url = download_url(settings.base_url(), report.report_id, version.edition, version.version)
         summary = {"edition": version.edition, "version": version.version, "pdf": str(version.pdf_path),
-                   "html": str(version.html_path), "sha256": version.sha256, "reused": version.reused}
+                   "html": str(version.html_path), "sha256": version.sha256, "reused": version.reused,
+                   "download": url, "title": title, "summary": edition_meta.get("subject")}
         return Output(summary, metadata={
             # Not "path": Dagster's filesystem IO manager records the pickle of this output under that key.
             "pdf_path": MetadataValue.path(str(version.pdf_path)),

@@ -15,6 +15,7 @@ import dagster as dg
 from pipeline.defs.assets import report_assets, report_job
 from pipeline.defs.automation import report_schedule, report_sensor
 from pipeline.defs.checks import report_checks
+from pipeline.defs.delivery import delivery_asset, has_subscriptions
 from pipeline.defs.partitions import editions_of
 from pipeline.lib.report_def import load_report
 
@@ -28,10 +29,13 @@ def report_defs(folder: Path) -> dg.Definitions:
     report = load_report(folder)
     editions = editions_of(report)
     assets = report_assets(report, editions)
+    checks = report_checks(report, assets, editions)
+    if has_subscriptions(report):  # delivery is off unless the folder says who gets the report
+        assets.append(delivery_asset(report, editions, assets[-1]))
     job = report_job(report)
     return dg.Definitions(
         assets=assets,
-        asset_checks=report_checks(report, assets, editions),
+        asset_checks=checks,
         jobs=[job],
         schedules=[report_schedule(report, job, editions)],
         sensors=[report_sensor(report, job, editions)],

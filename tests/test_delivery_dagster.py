@@ -1,0 +1,120 @@
+"""Delivery through Dagster: a copy of the Xiaomi report with a subscriptions.toml, built for real, mailed to a real
+SMTP server on loopback. One message per subscriber per new version; nothing for a rebuild of unchanged data; a
+server that is down fails the delivery step only, and the next build delivers what it held up, once."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+
+from pipeline.defs.component import report_defs
+from pipeline.defs.delivery import SmtpResource
+from pipeline.lib.report_def import load_report
+from tests.conftest import NAMES, REAL, copy_edition, edition_folder, report_graph, settings_for
+from tests.mailserver import FROM, Recorder, Server, free_port
+
+SUBSCRIPTIONS = """\
+[[subscriber]]
+address = "ana@example.org"
+name = "Ana"
+format = "attachment"
+
+[[subscriber]]
+address = "bo@example.org"
+format = "link"
+"""
+
+
+@pytest.fixture
+def report_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "templates" / "xiaomi-ecosystem"
+    shutil.copytree(REAL.templates, folder)
+    (folder / "subscriptions.toml").write_text(SUBSCRIPTIONS, encoding="utf-8")
+    return folder
+
+
+def build(folder: Path, root: Path, instance: DagsterInstance, smtp: SmtpResource):
+    edition = load_report(folder).default_edition
+    instance.add_dynamic_partitions(NAMES.editions, [edition])
+    return materialize(report_graph(folder), partition_key=edition, instance=instance, raise_on_error=False,
+                       resources={"settings": settings_for(root / "sources", root / "reports"), "smtp": smtp})
+
+
+def smtp_for(port: int) -> SmtpResource:
+    return SmtpResource(host="127.0.0.1", port=port, security="none", from_address=FROM, base_delay_seconds=0.05)
+
+
+def attachment_sha(message: EmailMessage) -> str | None:
+    for part in message.iter_attachments():
+        return hashlib.sha256(part.get_payload(decode=True)).hexdigest()  # type: ignore[arg-type]
+    return None
+
+
+def test_a_new_version_reaches_each_subscriber_once(report_copy: Path, tmp_path: Path) -> None:
+    copy_edition(tmp_path)
+    recorder = Recorder()
+    server = Server(recorder)
+    server.controller.start()
+    instance = DagsterInstance.ephemeral()
+    try:
+        first = build(report_copy, tmp_path, instance, smtp_for(server.port))
+        assert first.success
+        published = first.output_for_node(NAMES.node("published_report"))
+        messages = recorder.messages()
+        assert sorted(m["To"].addresses[0].addr_spec for m in messages) == ["ana@example.org", "bo@example.org"]
+        by_to = {m["To"].addresses[0].addr_spec: m for m in messages}
+        assert by_to["ana@example.org"]["Subject"] == "小米“人车家全生态”战略分析 — 小米“人车家全生态”战略分析"
+        assert attachment_sha(by_to["ana@example.org"]) == published["sha256"]
+        assert attachment_sha(by_to["bo@example.org"]) is None  # a link, no attachment
+        body = by_to["bo@example.org"].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert ("http://127.0.0.1:8000/xiaomi-ecosystem/editions/xiaomi-ecosystem-2025h1/v0001/"
+                "xiaomi-ecosystem-2025h1_v0001.pdf") in body
+        event = instance.get_latest_materialization_event(AssetKey([NAMES.key, "delivered_report"]))
+        assert event is not None and event.asset_materialization.metadata["sent"].value == 2  # type: ignore[union-attr]
+
+        again = build(report_copy, tmp_path, instance, smtp_for(server.port))  # unchanged data: reused version
+        assert again.success
+        assert again.output_for_node(NAMES.node("published_report"))["reused"] is True
+        assert len(recorder.received) == 2, "a rebuild that reused the version sent mail"
+    finally:
+        server.controller.stop()
+
+
+def test_a_server_that_is_down_fails_delivery_only_and_the_next_build_delivers(report_copy: Path,
+                                                                               tmp_path: Path) -> None:
+    copy_edition(tmp_path)
+    instance = DagsterInstance.ephemeral()
+    down = build(report_copy, tmp_path, instance, smtp_for(free_port()))  # nothing listens there
+    assert not down.success
+    failures = [e for e in down.all_events if e.is_step_failure]
+    assert [e.step_key for e in failures] == [NAMES.node("delivered_report")]
+    message = failures[0].step_failure_data.error.message  # type: ignore[union-attr]
+    assert "2 of 2 message(s) of xiaomi-ecosystem-2025h1 v0001 were not delivered" in message
+    assert "the report is published" in message
+    published = down.output_for_node(NAMES.node("published_report"))
+    assert Path(published["pdf"]).is_file() and published["version"] == "v0001"
+
+    recorder = Recorder()
+    server = Server(recorder)
+    server.controller.start()
+    try:
+        later = build(report_copy, tmp_path, instance, smtp_for(server.port))
+        assert later.success
+        assert later.output_for_node(NAMES.node("published_report"))["reused"] is True
+        assert sorted(to for _, tos, _ in recorder.received for to in tos) == ["ana@example.org", "bo@example.org"]
+        build(report_copy, tmp_path, instance, smtp_for(server.port))
+        assert len(recorder.received) == 2, "delivered twice"
+    finally:
+        server.controller.stop()
+
+
+def test_a_report_without_subscriptions_has_no_delivery_step(tmp_path: Path) -> None:
+    keys = {spec.key for a in report_defs(REAL.templates).assets or [] for spec in a.specs}  # type: ignore[union-attr]
+    assert AssetKey([NAMES.key, "delivered_report"]) not in keys
+    assert AssetKey([NAMES.key, "published_report"]) in keys
+    assert edition_folder(copy_edition(tmp_path)).is_dir()
