@@ -22,6 +22,7 @@ default loggers."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import types
 from pathlib import Path
@@ -43,7 +44,7 @@ __all__ = ["defs", "reports_definitions", "shared_definitions"]
 def _folder_module(root: Path) -> types.ModuleType:
     """`root` as a namespace package, the form Dagster's component tree walks (templates/ holds no Python package:
     report folders are named with '-', and their charts.py is loaded by the engine, not imported)."""
-    name = f"report_folders_{abs(hash(str(root)))}"
+    name = f"report_folders_{hashlib.sha256(str(root).encode()).hexdigest()[:12]}"  # the same in every process
     module = sys.modules.get(name)
     if module is None:
         module = types.ModuleType(name)
