@@ -17,7 +17,15 @@ import pytest
 from webhelpers import SECRET, TITLE, FilledArchive, fill_archive, get, publish_text, running_server, sha256
 
 from pipeline.lib.publish import PublishError
-from pipeline.lib.urls import DEFAULT_DOWNLOAD_BASE_URL, download_base_url, download_url, latest_url
+from pipeline.lib.urls import (
+    DEFAULT_DOWNLOAD_BASE_URL,
+    download_base_url,
+    download_url,
+    edition_url,
+    html_url,
+    latest_url,
+    report_url,
+)
 from pipeline.web.files import content_disposition, display_filename
 
 
@@ -51,9 +59,19 @@ def test_index_lists_each_edition_with_its_latest_version_and_history_count(base
     assert '<td class="num">3</td>' in row.group(0)  # three versions in the history
     assert 'href="/demo-report/latest/demo.pdf"' in row.group(0)
     assert 'href="/demo-report/editions/plain"' in page
+    assert "(demo-report)" in row.group(0)  # each row says which report the edition is of
     # Editions that lead outside the archive are not offered.
     assert "linked" not in page
-    assert "escaped" not in page
+    assert '"/demo-report/editions/escaped"' not in page
+
+
+#: pipeline/web/app.py checks a served file against the report's folder (`archive_root/<report>`, symlinks
+#: followed), not against the archive root, and lists every folder of the root that is a directory once symlinks
+#: are followed: a report folder that is a symlink to a folder outside the archive is listed and served.
+def test_a_report_folder_leading_outside_the_archive_is_not_offered(base: str) -> None:
+    page = get(base, "/").body.decode()
+    assert "escaped-report" not in page
+    assert "stolen" not in page
 
 
 def test_pages_load_nothing_from_outside(base: str) -> None:
@@ -175,9 +193,9 @@ def test_latest_link_always_gives_the_newest_version(base: str, archive: FilledA
 
 def test_download_url_is_the_link_the_site_serves(base: str, archive: FilledArchive) -> None:
     v = archive.demo[0]
-    with urllib.request.urlopen(download_url(base, "demo", v.version), timeout=10) as response:
+    with urllib.request.urlopen(download_url(base, "demo-report", "demo", v.version), timeout=10) as response:
         assert hashlib.sha256(response.read()).hexdigest() == v.sha256
-    with urllib.request.urlopen(latest_url(base + "/", "demo"), timeout=10) as response:
+    with urllib.request.urlopen(latest_url(base + "/", "demo-report", "demo"), timeout=10) as response:
         assert hashlib.sha256(response.read()).hexdigest() == archive.demo[-1].sha256
 
 
@@ -202,6 +220,15 @@ TRAVERSALS = [
     "/demo-report/latest/escaped.pdf",  # the edition folder is a symlink to a folder outside the archive
     "/demo-report/editions/escaped/v0001/escaped_v0001.pdf",
     "/demo-report/editions/escaped",
+    # The report folder itself is a symlink to a report archive outside.
+    "/escaped-report/latest/stolen.pdf",
+    "/escaped-report/editions/stolen/v0001/stolen_v0001.pdf",
+    "/escaped-report/editions/stolen",
+    "/escaped-report",
+    "/%2e%2e/editions/demo",  # the report segment is checked like the others
+    "/..%2freports/latest/demo.pdf",
+    "/.builds/latest/demo.pdf",  # the build locks' folder at the archive root is not a report
+    "/demo-report/editions/demo/..%2f..%2fdemo-report%2flatest.json",
 ]
 
 
@@ -222,7 +249,8 @@ def test_nothing_outside_the_published_files_is_reachable(base: str, server_log:
 
 
 def test_there_are_no_write_endpoints(base: str, archive: FilledArchive) -> None:
-    for method, path in (("POST", "/"), ("PUT", "/demo-report/latest/demo.pdf"), ("DELETE", "/demo-report/editions/demo/v0001/demo_v0001.pdf")):
+    for method, path in (("POST", "/"), ("POST", "/demo-report"), ("PUT", "/demo-report/latest/demo.pdf"),
+                         ("DELETE", "/demo-report/editions/demo/v0001/demo_v0001.pdf")):
         assert get(base, path, method=method).status == 405
     assert archive.demo[0].pdf_path.is_file()
 
@@ -232,7 +260,7 @@ def test_32_parallel_downloads_all_arrive_intact(base: str, archive: FilledArchi
     jobs = [archive.demo[i % 3].version for i in range(32)]
 
     def fetch(version: str) -> tuple[str, str]:
-        with urllib.request.urlopen(download_url(base, "demo", version), timeout=20) as response:
+        with urllib.request.urlopen(download_url(base, "demo-report", "demo", version), timeout=20) as response:
             return version, hashlib.sha256(response.read()).hexdigest()
 
     with ThreadPoolExecutor(max_workers=32) as pool:
@@ -247,12 +275,26 @@ def test_download_links_for_the_dagster_materialisation(monkeypatch: pytest.Monk
     assert download_base_url() == DEFAULT_DOWNLOAD_BASE_URL
     monkeypatch.setenv("REPORT_DOWNLOAD_BASE_URL", "https://reports.example.test/strategy/")
     assert (
-        download_url(download_base_url(), "xiaomi-ecosystem-2025h1", "v0007")
-        == "https://reports.example.test/strategy/editions/xiaomi-ecosystem-2025h1/v0007/xiaomi-ecosystem-2025h1_v0007.pdf"
+        download_url(download_base_url(), "xiaomi-ecosystem", "xiaomi-ecosystem-2025h1", "v0007")
+        == "https://reports.example.test/strategy/xiaomi-ecosystem/editions/xiaomi-ecosystem-2025h1/v0007/"
+           "xiaomi-ecosystem-2025h1_v0007.pdf"
     )
+    assert (
+        html_url(download_base_url(), "xiaomi-ecosystem", "xiaomi-ecosystem-2025h1", "v0007")
+        == "https://reports.example.test/strategy/xiaomi-ecosystem/editions/xiaomi-ecosystem-2025h1/v0007/"
+           "xiaomi-ecosystem-2025h1_v0007.html"
+    )
+    assert (latest_url("http://127.0.0.1:8000/", "xiaomi-ecosystem", "xiaomi-ecosystem-2025h1", "html")
+            == "http://127.0.0.1:8000/xiaomi-ecosystem/latest/xiaomi-ecosystem-2025h1.html")
+    assert (edition_url("http://127.0.0.1:8000", "xiaomi-ecosystem", "xiaomi-ecosystem-2025h1")
+            == "http://127.0.0.1:8000/xiaomi-ecosystem/editions/xiaomi-ecosystem-2025h1")
+    assert report_url("http://127.0.0.1:8000/", "xiaomi-ecosystem") == "http://127.0.0.1:8000/xiaomi-ecosystem"
     for edition, version in (("../etc", "v0001"), ("demo", "../../x"), ("demo", "latest")):
         with pytest.raises(PublishError):
-            download_url("http://127.0.0.1:8000", edition, version)
+            download_url("http://127.0.0.1:8000", "xiaomi-ecosystem", edition, version)
+    for report in ("../etc", "a/b", "", ".builds"):  # the report is a URL segment and a folder name: same rule
+        with pytest.raises(ValueError):
+            download_url("http://127.0.0.1:8000", report, "demo", "v0001")
 
 
 def test_download_names_survive_awkward_titles(archive: FilledArchive) -> None:
@@ -264,3 +306,72 @@ def test_download_names_survive_awkward_titles(archive: FilledArchive) -> None:
     assert header.isascii()
     assert header.count('"') == 2  # only the ones around the ASCII fallback
     assert unquote(header.split("filename*=UTF-8''")[1]) == name
+
+
+@pytest.mark.parametrize("path", ["/no-such-report/editions/x", "/no-such-report", "/no-such-report/latest/demo.pdf",
+                                  "/no-such-report/editions/demo/v0001/demo_v0001.pdf"])
+def test_an_unknown_report_is_a_clean_404(base: str, server_log: Path, path: str) -> None:
+    """A report that is not in the archive gets the site's own 404 page, not an error, and the refusal is logged
+    (at INFO: a mistyped link is no attack, but an operator can still find it)."""
+    reply = get(base, path)
+
+    assert reply.status == 404
+    assert reply.headers["content-type"] == "text/html; charset=utf-8"
+    page = reply.body.decode()
+    assert "<h1>未找到</h1>" in page
+    assert "Traceback" not in page and "no-such-report" not in page  # nothing of the request echoed back
+    expected = f"pipeline.web: 404 for GET {path!r}"
+    deadline = time.monotonic() + 5
+    while expected not in server_log.read_text(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = server_log.read_text(errors="replace")
+    assert expected in log
+    assert "Traceback" not in log
+
+
+def test_two_reports_in_one_archive_are_listed_together_and_apart(tmp_path: Path) -> None:
+    """The archive root holds one folder per report: `/` lists every report's editions, `/<report>` only its
+    own, and an edition name two reports share stays two editions, each with its own files."""
+    root = tmp_path / "reports"
+    alpha = [publish_text(root / "alpha-report", "shared", "alpha 共同版次"),
+             publish_text(root / "alpha-report", "alpha-only", "alpha 独有")]
+    beta = [publish_text(root / "beta-report", "shared", "beta 共同版次"),
+            publish_text(root / "beta-report", "beta-only", "beta 独有")]
+
+    with running_server(root, tmp_path / "server.log") as base:
+        index = get(base, "/")
+        assert index.status == 200
+        page = index.body.decode()
+        for report, edition in (("alpha-report", "shared"), ("alpha-report", "alpha-only"),
+                                ("beta-report", "shared"), ("beta-report", "beta-only")):
+            row = re.search(rf'<tr>\s*<td><a href="/{report}/editions/{edition}">{edition}</a> '
+                            rf'<span class="muted">\({report}\)</span>.*?</tr>', page, re.S)
+            assert row, (report, edition, page)
+            assert f'href="/{report}/latest/{edition}.pdf"' in row.group(0)
+
+        own = {"alpha-report": ("alpha-only", "beta-only"), "beta-report": ("beta-only", "alpha-only")}
+        for report, (mine, theirs) in own.items():
+            reply = get(base, f"/{report}")
+            assert reply.status == 200, report
+            listing = reply.body.decode()
+            assert f'href="/{report}/editions/{mine}"' in listing
+            assert f'href="/{report}/editions/shared"' in listing
+            assert theirs not in listing
+            other = "beta-report" if report == "alpha-report" else "alpha-report"
+            assert other not in listing
+            assert len(re.findall(r'<tr>\s*<td><a href=', listing)) == 2  # its two editions, no more
+
+        # The shared edition name is two editions: each report's links give its own bytes.
+        for report, versions in (("alpha-report", alpha), ("beta-report", beta)):
+            shared = versions[0]
+            assert sha256(get(base, f"/{report}/latest/shared.pdf").body) == shared.sha256
+            got = get(base, f"/{report}/editions/shared/v0001/shared_v0001.pdf")
+            assert got.status == 200
+            assert sha256(got.body) == shared.sha256
+            edition_page = get(base, f"/{report}/editions/shared").body.decode()
+            assert f"<code>{shared.sha256}</code>" in edition_page
+            assert f'href="/{report}/editions/shared/v0001/shared_v0001.pdf"' in edition_page
+        assert alpha[0].sha256 != beta[0].sha256
+        # An edition of one report is not found under the other.
+        assert get(base, "/beta-report/latest/alpha-only.pdf").status == 404
+        assert get(base, "/alpha-report/editions/beta-only").status == 404

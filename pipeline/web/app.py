@@ -30,6 +30,7 @@ from pipeline.lib.publish import (
     editions,
     get_version,
     history,
+    is_inside,
     latest,
 )
 from pipeline.web.files import LATEST_CACHE, VERSIONED_CACHE, serve_archived
@@ -50,10 +51,12 @@ class _Site:
     base_url: str
 
     def reports(self) -> list[str]:
-        """The report folders of the archive (names that pass the pattern; dot folders such as .builds are not)."""
+        """The report folders of the archive: names that pass the pattern (dot folders such as .builds do not),
+        and that stay inside the archive with every link followed (a link to elsewhere is not a report here)."""
         if not self.archive_root.is_dir():
             return []
-        return sorted(p.name for p in self.archive_root.iterdir() if p.is_dir() and EDITION_PATTERN.fullmatch(p.name))
+        return sorted(p.name for p in self.archive_root.iterdir()
+                      if p.is_dir() and EDITION_PATTERN.fullmatch(p.name) and is_inside(self.archive_root, p))
 
     def archive(self, report: str) -> Path:
         """One report's archive, or a 404 for a name that is not a report here."""
@@ -115,7 +118,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
         kinds = {found.pdf_path.name: "pdf", found.html_path.name: "html"}
         if filename not in kinds:
             raise HTTPException(404, detail=f"{filename!r} is not a file of {report}/{name}/{version}")
-        return serve_archived(request, archive, found, kinds[filename], VERSIONED_CACHE)
+        return serve_archived(request, site.archive_root, found, kinds[filename], VERSIONED_CACHE)
 
     def latest_file(request: Request) -> Response:
         archive = site.archive(request.path_params["report"])
@@ -129,7 +132,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
             raise HTTPException(404, detail=str(exc)) from exc
         if found is None:
             raise HTTPException(404, detail=f"edition {name} has no published version")
-        return serve_archived(request, archive, found, kind, LATEST_CACHE)
+        return serve_archived(request, site.archive_root, found, kind, LATEST_CACHE)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
