@@ -392,10 +392,24 @@ def scaled_editions(source: Path, target: Path, count: int) -> list[str]:
     return names
 
 
+def edition_layout(root: Path, edition: str) -> tuple[Path, Path]:
+    """The edition's folder in the tree's sources/, and the folder below a sources root that holds its editions:
+    sources/<report id>/<edition>/ and <report id> (a copy from before reports had their own folders of editions:
+    sources/<edition>/ and nothing)."""
+    sources = root / "sources"
+    if (sources / edition / "metrics.csv").is_file():
+        return sources / edition, Path()
+    found = sorted(p for p in sources.glob(f"*/{edition}") if (p / "metrics.csv").is_file())
+    if len(found) != 1:
+        raise BenchError(f"edition {edition}: {len(found)} folders of it in {sources} (expected one)")
+    return found[0], found[0].parent.relative_to(sources)
+
+
 def bench_batch(tree: Tree, editions: int, runs: int, edition: str) -> None:
-    sources = tree.work / "batch-sources"
+    sources = tree.work / "batch-sources"  # a sources root, as REPORT_SOURCES_DIR takes it
     shutil.rmtree(sources, ignore_errors=True)
-    names = scaled_editions(tree.root / "sources" / edition, sources, editions)
+    folder, report_dir = edition_layout(tree.root, edition)
+    names = scaled_editions(folder, sources / report_dir, editions)
     home = tree.work / "batch-home"
     log = tree.work / "batch.log"
     env = tree.env(DAGSTER_HOME=home, REPORT_SOURCES_DIR=sources)
@@ -523,6 +537,8 @@ def worker_pdf_stage(html_file: str, runs: str, out: str, edition: str = DEFAULT
 
 def worker_edit_loop(edition: str, runs: str, out: str) -> None:
     """The preview's own loop (watcher included) on temporary copies; a visible template edit per run."""
+    import dataclasses
+
     from pipeline.config import Paths
 
     real = _paths()
@@ -530,7 +546,10 @@ def worker_edit_loop(edition: str, runs: str, out: str) -> None:
     try:
         shutil.copytree(real.sources / edition, work / "sources" / edition)
         shutil.copytree(real.templates, work / "templates")
-        paths = Paths(work / "sources", work / "reports", work / "templates", real.fonts)
+        if "report_id" in {f.name for f in dataclasses.fields(Paths)}:  # one report's folders
+            paths = Paths(real.report_id, work / "sources", work / "reports", work / "templates", real.fonts)
+        else:  # a --variant copy from before reports had their own folders
+            paths = Paths(work / "sources", work / "reports", work / "templates", real.fonts)
         from pipeline.preview import Preview
 
         preview = Preview(paths, edition, work / "preview")
@@ -596,10 +615,18 @@ def worker_batch(out: str, *editions: str) -> None:
 def worker_register(*editions: str) -> None:
     from pipeline import cli
 
+    try:  # the partitions of the report the build builds by default
+        from pipeline.config import default_report_dir
+        from pipeline.defs.partitions import names
+        from pipeline.lib.report_def import load_report
+
+        partitions = names(load_report(default_report_dir())).editions
+    except ImportError:  # a --variant copy from before every report had its own Dagster names
+        partitions = "editions"
     instance = cli._instance()
-    missing = [e for e in editions if not instance.has_dynamic_partition("editions", e)]
+    missing = [e for e in editions if not instance.has_dynamic_partition(partitions, e)]
     if missing:
-        instance.add_dynamic_partitions("editions", missing)
+        instance.add_dynamic_partitions(partitions, missing)
 
 
 def worker_steps(out: str) -> None:
@@ -626,7 +653,9 @@ def worker_steps(out: str) -> None:
             elif kind == "STEP_START":
                 started[entry.step_key] = entry.timestamp
             elif kind == "STEP_SUCCESS" and entry.step_key in started:
-                steps.setdefault(entry.step_key, []).append(entry.timestamp - started[entry.step_key])
+                # without the report's prefix (xiaomi_ecosystem__source_tables), so copies from before it compare
+                step = entry.step_key.partition("__")[2] or entry.step_key
+                steps.setdefault(step, []).append(entry.timestamp - started[entry.step_key])
         if first is not None and last is not None:
             whole.append(last - first)
     Path(out).write_text(json.dumps({"runs": len(whole), "run": statistics.median(whole) if whole else None,

@@ -56,9 +56,9 @@ def rows(junit: Path) -> list[dict[str, str]]:
 def font_dir() -> str:
     """The font folder the tests used (the project's setting, so it is not repeated here)."""
     sys.path.insert(0, str(PROJECT_ROOT))
-    from pipeline.config import Paths
+    from pipeline.config import Roots
 
-    return str(Paths.from_env().fonts)
+    return str(Roots.from_env().fonts)  # shared by every report: no need to pick one
 
 
 def redact(text: str) -> str:

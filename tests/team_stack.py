@@ -39,7 +39,9 @@ TEAM_PROFILE = PROJECT_ROOT / "deploy" / "team"
 BIN = Path(sys.executable).parent
 LOCATION = "strategy_report"
 REPOSITORY = "__repository__"
-JOB = "build_report"
+#: The report's job and partitions (pipeline.defs.partitions.names of the report xiaomi-ecosystem).
+JOB = "build_xiaomi_ecosystem"
+PARTITIONS = "xiaomi_ecosystem__editions"
 PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
 PG_USER = "dagster"
@@ -184,12 +186,14 @@ def profile_defaults() -> dict[str, str]:
 
 
 def make_editions(root: Path, names: Iterable[str]) -> Path:
-    """A sources/ folder under ``root`` with a copy of the real edition under each name; returns it."""
+    """A sources root under ``root`` with a copy of the real edition under each name (sources/<report id>/<name>/);
+    returns the root, as REPORT_SOURCES_DIR takes it."""
     from tests.conftest import copy_edition
 
     sources = root / "sources"
     for name in names:
-        copy_edition(root, as_name=name)
+        if copy_edition(root, as_name=name) != sources:
+            raise RuntimeError(f"copy_edition made its sources root elsewhere than {sources}")
     return sources
 
 
@@ -230,18 +234,18 @@ class TeamStack:
 
     def add_editions(self, names: Iterable[str]) -> None:
         for name in names:
-            result = self.graphql(ADD_PARTITION, {"repo": self.repo, "name": "editions", "key": name})
+            result = self.graphql(ADD_PARTITION, {"repo": self.repo, "name": PARTITIONS, "key": name})
             outcome = result["addDynamicPartition"]
             if outcome["__typename"] != "AddDynamicPartitionSuccess":
                 raise RuntimeError(f"registering {name}: {outcome}")
 
     def launch_run(self, edition: str) -> str:
-        """One build_report run for ``edition``, as the UI's Materialize button submits it (queued)."""
+        """One run of the report's job for ``edition``, as the UI's Materialize button submits it (queued)."""
         return self.client().submit_job_execution(JOB, repository_location_name=LOCATION,
                                                   repository_name=REPOSITORY, tags={PARTITION_TAG: edition})
 
     def launch_backfill(self, editions: Sequence[str], title: str = "") -> str:
-        """A backfill of build_report over ``editions`` through launchPartitionBackfill; returns its id."""
+        """A backfill of the report's job over ``editions`` through launchPartitionBackfill; returns its id."""
         sets = self.graphql(PARTITION_SETS, {"repo": self.repo, "job": JOB})["partitionSetsOrError"]
         if sets["__typename"] != "PartitionSets" or len(sets["results"]) != 1:
             raise RuntimeError(f"no single partition set for {JOB}: {sets}")

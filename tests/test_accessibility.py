@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from webhelpers import CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, FilledArchive, fill_archive, running_server
 
+from tests.conftest import NAMES
+
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
@@ -88,14 +90,15 @@ def describe(violations: list[dict], nodes: int = 3) -> str:
 
 
 def test_the_interactive_report_is_accessible(page: Page, report_site: str, real_build, axe_source: Path) -> None:
-    charts = len(real_build.result.output_for_node("report_charts"))
-    page.goto(f"{report_site}/latest/{real_build.edition}.html")
+    charts = len(real_build.result.output_for_node(NAMES.node("report_charts")))
+    page.goto(f"{report_site}/xiaomi-ecosystem/latest/{real_build.edition}.html")
     page.wait_for_function(f"document.querySelectorAll('.vega svg').length >= {charts}", timeout=30_000)
     violations = axe_violations(page, axe_source)
     assert not violations, describe(violations)
 
 
-@pytest.mark.parametrize("path", ["/", "/editions/demo", "/editions/no-such-report"], ids=["index", "edition", "404"])
+@pytest.mark.parametrize("path", ["/", "/demo-report", "/demo-report/editions/demo", "/no-such-report/editions/x"],
+                         ids=["index", "report", "edition", "404"])
 def test_the_download_site_pages_are_accessible(page: Page, site: str, path: str, axe_source: Path) -> None:
     response = page.goto(f"{site}{path}")
     assert response is not None

@@ -24,7 +24,7 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.lib.errors import ReportError, SourceDataError
 from pipeline.lib.sources import EDITION_FILES, read_edition
 from pipeline.lib.validate import ValidatedEdition, validate_edition
-from tests.conftest import DEFAULT_EDITION, copy_edition, materialize_edition
+from tests.conftest import DEFAULT_EDITION, REAL, REPORT, copy_edition, edition_folder, materialize_edition
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 EDITION = DEFAULT_EDITION
@@ -71,16 +71,17 @@ def corpus_case(name: str) -> Case:
 
 
 def edition_copy(tmp_path: Path, overlay: Path | None = None) -> Path:
-    """A sources/ folder holding a copy of the real edition, with the overlay folder's data files put over it."""
+    """A sources root holding a copy of the real edition, with the overlay folder's data files put over it."""
     sources = copy_edition(tmp_path)
     for path in (overlay.iterdir() if overlay else []):
         if path.name in DATA_FILES:
-            (sources / EDITION / path.name).write_bytes(path.read_bytes())
+            (edition_folder(sources) / path.name).write_bytes(path.read_bytes())
     return sources
 
 
 def validate(sources: Path) -> ValidatedEdition:
-    return validate_edition(read_edition(sources, EDITION))
+    """Read and validate the edition in the sources root `sources`, as the report's build does."""
+    return validate_edition(read_edition(sources / REPORT.report_id, EDITION))
 
 
 def refused(sources: Path) -> SourceDataError:
@@ -147,7 +148,7 @@ def replace_text(file: str, old: str, new: str) -> Mutation:
 
 def link_outside(file: str) -> Mutation:
     def mutate(folder: Path) -> None:
-        secret = folder.parent.parent / "secret.csv"
+        secret = folder.parents[2] / "secret.csv"  # beside the sources root
         secret.write_text("source_id,title\nsecret_token,TOP-SECRET-CONTENT\n", encoding="utf-8")
         (folder / file).unlink()
         (folder / file).symlink_to(secret)
@@ -240,7 +241,7 @@ def test_harmless_encodings_and_line_ends_are_accepted_without_mojibake(tmp_path
     about, mutate, notice = ACCEPTED[name]
     original = validate(copy_edition(tmp_path / "original"))
     sources = copy_edition(tmp_path / "mutated")
-    mutate(sources / EDITION)
+    mutate(edition_folder(sources))
 
     validated = validate(sources)
 
@@ -258,7 +259,7 @@ def test_harmless_encodings_and_line_ends_are_accepted_without_mojibake(tmp_path
 def test_unreadable_files_are_refused_with_a_clear_problem(tmp_path: Path, name: str, record_property) -> None:
     about, mutate, expected = REFUSED[name]
     sources = copy_edition(tmp_path)
-    mutate(sources / EDITION)
+    mutate(edition_folder(sources))
 
     error = refused(sources)
 
@@ -305,8 +306,9 @@ def test_cli_build_fails_at_validation_with_the_same_message_and_publishes_nothi
 
     assert run.returncode == 1
     progress, _, failure = run.stderr.partition(f"build of edition '{EDITION}' failed")
-    assert progress.splitlines() == [f"building edition {EDITION} (11 steps)", "  [1/11] source_tables",
-                                     "  [2/11] source_tables_source_tables_valid"]
+    assert progress.splitlines() == [f"building xiaomi-ecosystem edition {EDITION} (11 steps)",
+                                     "  [1/11] xiaomi_ecosystem__source_tables",
+                                     "  [2/11] xiaomi_ecosystem__source_tables_source_tables_valid"]
     assert failure == ("; nothing was published (the edition has no published version yet).\n"
                        f"check source_tables_valid failed: {error}\n")  # no Dagster log, no stack trace
     assert not list((tmp_path / "reports").rglob("*.pdf"))
@@ -340,13 +342,13 @@ def test_a_failed_cli_build_leaves_the_garbage_collector_on(tmp_path: Path, monk
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-home"))
     assert gc.isenabled()
     with pytest.raises(EditionNotFound):
-        cli.build("no-such-edition")
+        cli.build(REAL.templates, "no-such-edition")
     assert gc.isenabled()
 
 
 def test_cli_validate_reports_the_gb18030_notice(tmp_path: Path) -> None:
     sources = copy_edition(tmp_path)
-    reencode("metrics.csv", "gb18030")(sources / EDITION)
+    reencode("metrics.csv", "gb18030")(edition_folder(sources))
 
     run = cli("validate", "--edition", EDITION, sources=sources, tmp_path=tmp_path)
 

@@ -24,7 +24,7 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.lib.pdf_facts import read_pdf
 from pipeline.lib.publish import history, latest
 from pipeline.lib.sources import read_edition
-from tests.conftest import DEFAULT_EDITION, REAL, copy_edition
+from tests.conftest import DEFAULT_EDITION, REAL, REPORT, archive_of, copy_edition, edition_folder
 from tests.test_dagster_webserver import ADD_PARTITION, LOCATION, REPOSITORY, TERMINAL, dagster_ui  # noqa: F401
 from tests.test_faults import cli_env, evidence, run_build, templates
 
@@ -57,7 +57,7 @@ def wait_for_stderr(proc: subprocess.Popen[str], needle: str, timeout: float = 1
 
 
 def edit_share(sources: Path) -> None:
-    metrics = sources / EDITION / "metrics.csv"
+    metrics = edition_folder(sources) / "metrics.csv"
     text = metrics.read_text(encoding="utf-8")
     assert SHARE_ROW in text
     metrics.write_text(text.replace(SHARE_ROW, EDITED_ROW), encoding="utf-8")
@@ -90,8 +90,10 @@ def test_two_builds_around_an_edit_each_publish_what_they_read_and_the_edit_ends
         assert proc.returncode == 0, err
         assert "Traceback" not in err
 
-    old, new = read_edition(before, EDITION).fingerprint, read_edition(sources, EDITION).fingerprint
-    versions = history(reports, EDITION)
+    old = read_edition(before / REPORT.report_id, EDITION).fingerprint
+    new = read_edition(sources / REPORT.report_id, EDITION).fingerprint
+    archive = archive_of(reports)
+    versions = history(archive, EDITION)
     assert versions, "nothing was published"
     for version in versions:
         text = pdf_text(version.pdf_path)
@@ -100,9 +102,12 @@ def test_two_builds_around_an_edit_each_publish_what_they_read_and_the_edit_ends
             assert "13.7%" in text, f"{version.version} carries the edited data's fingerprint but not its figure"
         else:
             assert "13.7%" not in text and "14%" in text, f"{version.version} mixes the old data with the new"
-    newest = latest(reports, EDITION)
+    newest = latest(archive, EDITION)
     assert newest is not None and newest.fingerprint == new
     assert "13.7%" in pdf_text(newest.pdf_path)
+    # The build lock they took turns on is the edition's, at the archive root, not inside the report's archive.
+    assert (reports / ".builds" / f"{EDITION}.lock").is_file()
+    assert not (archive / ".builds").exists()
     evidence(record_property, "integrity", f"edit_between_builds_{offset:g}s",
              f"build A of one edition, the share edited 14 → 13.7 {offset:g} s later, then build B; one Dagster "
              "home, one archive",
@@ -120,7 +125,7 @@ def test_a_killed_cli_build_frees_its_edition_for_a_run_queued_in_the_daemon(dag
     ui = dagster_ui
     edition = "web-2025h1"
     added = ui.graphql(ADD_PARTITION, {"repo": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY},
-                                       "name": "editions", "key": edition})["addDynamicPartition"]
+                                       "name": "xiaomi_ecosystem__editions", "key": edition})["addDynamicPartition"]
     assert added["__typename"] == "AddDynamicPartitionSuccess"
     env = cli_env(ui.sources, ui.reports, REAL.templates, ui.home)
     killed = start_cli(env, "build", "--edition", edition)
@@ -130,7 +135,7 @@ def test_a_killed_cli_build_frees_its_edition_for_a_run_queued_in_the_daemon(dag
     killed_at = time.monotonic()
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=ui.port)
-    run_id = client.submit_job_execution("build_report", repository_location_name=LOCATION,
+    run_id = client.submit_job_execution("build_xiaomi_ecosystem", repository_location_name=LOCATION,
                                          repository_name=REPOSITORY, tags={"dagster/partition": edition})
     started_after = None
     status = client.get_run_status(run_id)
@@ -163,7 +168,7 @@ def test_a_killed_cli_build_frees_its_edition_for_a_run_queued_in_the_daemon(dag
 def test_a_build_stopped_in_the_pdf_stage_ends_within_seconds_and_says_what_was_kept(
         tmp_path: Path, how: signal.Signals, record_property) -> None:
     sources = copy_edition(tmp_path)
-    metrics = sources / EDITION / "metrics.csv"
+    metrics = edition_folder(sources) / "metrics.csv"
     metrics.write_bytes(metrics.read_text(encoding="utf-8").encode("gb18030"))  # a notice for the person building
     reports = tmp_path / "reports"
     env = cli_env(sources, reports, REAL.templates, tmp_path / "dagster_home")
@@ -184,7 +189,7 @@ def test_a_build_stopped_in_the_pdf_stage_ends_within_seconds_and_says_what_was_
     assert "  note: metrics.csv: not UTF-8; decoded as GB18030 (Chinese Excel export). Save as UTF-8 to silence " \
            "this." in lines
     assert out == ""
-    assert not (reports / EDITION / "latest.json").exists()
+    assert not (archive_of(reports) / EDITION / "latest.json").exists()
     instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
     try:
         (run,) = instance.get_runs()
@@ -207,7 +212,7 @@ def test_a_document_beyond_the_page_limit_is_refused_before_anything_is_written(
     assert not result.success
     assert _failure_messages(result) == ["the report lays out to 120 pages; the data contract allows at most 80 "
                                          "pages per document (is a table or section repeated once per row?)"]
-    assert not (reports / EDITION / "latest.json").exists()
+    assert not (archive_of(reports) / EDITION / "latest.json").exists()
     evidence(record_property, "integrity", "page_limit", "a template that lays out 120 pages",
              "the PDF step fails: the report lays out to 120 pages; the data contract allows at most 80 pages per "
              "document (is a table or section repeated once per row?)")
@@ -272,7 +277,7 @@ def test_validate_refuses_a_missing_template_and_a_figure_the_template_uses(tmp_
                                                                              record_property) -> None:
     sources = copy_edition(tmp_path)
     env = cli_env(sources, tmp_path / "reports", REAL.templates, tmp_path / "dagster_home")
-    settings = sources / EDITION / "edition.toml"
+    settings = edition_folder(sources) / "edition.toml"
     settings.write_text(settings.read_text(encoding="utf-8").replace(
         'template = "strategy_report.html.j2"', 'template = "x.html.j2"'), encoding="utf-8")
     proc = start_cli(env, "validate", "--edition", EDITION)
@@ -284,7 +289,7 @@ def test_validate_refuses_a_missing_template_and_a_figure_the_template_uses(tmp_
 
     shutil.rmtree(sources)
     sources = copy_edition(tmp_path)
-    metrics = sources / EDITION / "metrics.csv"
+    metrics = edition_folder(sources) / "metrics.csv"
     rows = metrics.read_text(encoding="utf-8").splitlines(keepends=True)
     metrics.write_text("".join(r for r in rows if not r.startswith("su7_deliveries,")), encoding="utf-8")
     proc = start_cli(env, "validate", "--edition", EDITION)
@@ -301,19 +306,21 @@ def test_validate_refuses_a_missing_template_and_a_figure_the_template_uses(tmp_
 
 def test_editions_says_which_folders_it_leaves_out(tmp_path: Path) -> None:
     sources = copy_edition(tmp_path)
-    (sources / "Bad_Name").mkdir()
-    (sources / ("a" * 65)).mkdir()
-    (sources / "empty-2025").mkdir()
+    editions = sources / "xiaomi-ecosystem"  # the report's editions in the sources root
+    (editions / "Bad_Name").mkdir()
+    (editions / ("a" * 65)).mkdir()
+    (editions / "empty-2025").mkdir()
+    shutil.copytree(editions / EDITION, sources / "other-report" / "other-2025")  # another report's edition
     env = cli_env(sources, tmp_path / "reports", REAL.templates, tmp_path / "dagster_home")
     proc = start_cli(env, "editions")
     out, err = proc.communicate(timeout=60)
     assert out.splitlines() == [EDITION]
     assert err.splitlines() == [
-        f"note: {sources / 'Bad_Name'} is left out: not an edition name: 1 to 64 characters, lower-case letters, "
+        f"note: {editions / 'Bad_Name'} is left out: not an edition name: 1 to 64 characters, lower-case letters, "
         "digits and '-', starting with a letter or digit",
-        f"note: {sources / ('a' * 65)} is left out: not an edition name: 1 to 64 characters, lower-case letters, "
+        f"note: {editions / ('a' * 65)} is left out: not an edition name: 1 to 64 characters, lower-case letters, "
         "digits and '-', starting with a letter or digit",
-        f"note: {sources / 'empty-2025'} is left out: has no metrics.csv",
+        f"note: {editions / 'empty-2025'} is left out: has no metrics.csv",
     ]
 
 

@@ -127,14 +127,14 @@ def test_k8s_run_launcher_section_validates_and_renders_a_run_job_offline(cluste
                                                        "kubeconfig_file": str(kubeconfig)})
 
     # The Job the launcher would create for a run of one edition, through its own container-context code.
-    run = DagsterRun(job_name="build_report", run_id="0f0f0f0f-0000-4000-8000-000000000001",
+    run = DagsterRun(job_name="build_xiaomi_ecosystem", run_id="0f0f0f0f-0000-4000-8000-000000000001",
                      tags={"dagster/partition": "xiaomi-ecosystem-2025h1"})
     context = launcher.get_container_context_for_run(run)
     job = construct_dagster_k8s_job(
         job_config=context.get_k8s_job_config(job_image="strategy-report:test", run_launcher=launcher),
         args=["dagster", "api", "execute_run", "{}"], job_name="dagster-run-0f0f0f0f",
         pod_name="dagster-run-0f0f0f0f", component="run_worker", user_defined_k8s_config=context.run_k8s_config,
-        labels={"dagster/job": "build_report"},
+        labels={"dagster/job": "build_xiaomi_ecosystem"},
     ).to_dict()
     assert context.namespace == "strategy-report"
     pod = job["spec"]["template"]["spec"]

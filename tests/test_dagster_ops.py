@@ -3,8 +3,11 @@ and the instance profiles in deploy/. Real Dagster objects from the code locatio
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,23 +22,39 @@ from dagster import (
     instance_for_test,
 )
 
-from pipeline.definitions import build_report, defs
+from pipeline.config import PROJECT_ROOT
+from pipeline.definitions import defs
 from pipeline.defs import automation
-from pipeline.defs.automation import (
-    build_latest_edition_schedule,
-    edition_sources_sensor,
-    latest_edition,
-    latest_edition_schedule,
-)
-from pipeline.defs.checks import RULES
+from pipeline.defs.automation import latest_edition, report_schedule
+from pipeline.defs.partitions import editions_of
 from pipeline.lib.sources import fingerprint
 from pipeline.lib.validate import SCHEMA_VERSION
-from tests.conftest import copy_edition, materialize_edition, settings_for
+from tests.conftest import REPORT, archive_of, copy_edition, edition_folder, materialize_edition, settings_for
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EDITION = "test-2025h1"
 REPORT_ASSETS = {"validated_metrics", "report_figures", "report_charts", "report_html", "report_pdf",
                  "published_report"}
+#: The report's Dagster names, written out (pipeline.defs.partitions derives them from the id xiaomi-ecosystem).
+JOB = "build_xiaomi_ecosystem"
+PARTITIONS = "xiaomi_ecosystem__editions"
+SCHEDULE = "xiaomi_ecosystem__latest_edition_schedule"
+SENSOR = "xiaomi_ecosystem__sources_sensor"
+PREFIX = "xiaomi_ecosystem"
+DG = Path(sys.executable).parent / "dg"  # the venv's (.venv/bin/dg)
+DG_TIMEOUT = 60  # seconds for one dg command (about 4 s here)
+
+build_report = defs.resolve_job_def(JOB)
+latest_edition_schedule = defs.resolve_schedule_def(SCHEDULE)
+edition_sources_sensor = defs.resolve_sensor_def(SENSOR)
+
+
+def key(asset: str) -> AssetKey:
+    return AssetKey([PREFIX, asset])
+
+
+def editions_root(sources: Path) -> Path:
+    """The report's folder of editions in a sources root (sources/<report id>/)."""
+    return edition_folder(sources).parent
 
 
 @pytest.fixture
@@ -71,12 +90,42 @@ def markdown_cells(line: str) -> list[str]:
 
 def test_code_location_loads_with_job_schedule_and_sensor():
     Definitions.validate_loadable(defs)
-    job = defs.resolve_job_def("build_report")
-    assert job.partitions_def is not None and job.partitions_def.name == "editions"
-    assert latest_edition_schedule.job_name == edition_sources_sensor.job_name == build_report.name
+    job = defs.resolve_job_def(JOB)
+    assert job.partitions_def is not None and job.partitions_def.name == PARTITIONS
+    assert job.tags["report/id"] == "xiaomi-ecosystem"
+    assert latest_edition_schedule.job_name == edition_sources_sensor.job_name == build_report.name == JOB
     nodes = defs.resolve_asset_graph().asset_nodes
+    assert {node.key for node in nodes} == {key(name) for name in ("source_tables", *REPORT_ASSETS)}
     assert all(node.partitions_def == job.partitions_def for node in nodes)
-    assert all(node.code_version and node.owners and node.group_name and node.description for node in nodes)
+    assert all(node.code_version and node.owners and node.group_name == PREFIX and node.description
+               for node in nodes)
+
+
+def run_dg(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`dg <args>` in the project root, as a developer runs it, with a temporary DAGSTER_HOME and no REPORT_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPORT_")} | {"DAGSTER_HOME": str(home)}
+    return subprocess.run([str(DG), *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=DG_TIMEOUT, check=False)
+
+
+def test_dg_checks_and_lists_the_project_definitions(tmp_path):
+    """Dagster's own project CLI loads the code location from pyproject.toml ([tool.dg]) and the report folder's
+    defs.yaml, as `dg check defs` / `dg list defs` do for a developer."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    checked = run_dg(home, "check", "defs")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+
+    listed = run_dg(home, "list", "defs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    found = json.loads(listed.stdout)
+    assets = {item["asset_key"]: item for item in found["assets"]}
+    assert "xiaomi_ecosystem/published_report" in assets
+    assert assets["xiaomi_ecosystem/published_report"]["source"].startswith("templates/xiaomi-ecosystem/defs.yaml")
+    assert {item["name"] for item in found["jobs"]} == {JOB}
+    assert {item["name"] for item in found["schedules"]} == {SCHEDULE}
+    assert {SENSOR, "orphaned_runs_sensor"} <= {item["name"] for item in found["sensors"]}
 
 
 # --- partitioned materialization and metadata -------------------------------------------------------------------
@@ -94,9 +143,10 @@ def test_temporary_edition_materializes_as_its_own_partition_with_analyst_metada
     assert {e.partition for e in events.values()} == {EDITION}
     meta = {name: event.materialization.metadata for name, event in events.items()}
 
-    metric_rows = len((sources / EDITION / "metrics.csv").read_text(encoding="utf-8").strip().splitlines()) - 1
+    folder = edition_folder(sources, EDITION)
+    metric_rows = len((folder / "metrics.csv").read_text(encoding="utf-8").strip().splitlines()) - 1
     assert meta["source_tables"]["dagster/row_count"].value == metric_rows
-    assert meta["source_tables"]["fingerprint"].value == fingerprint(sources / EDITION)
+    assert meta["source_tables"]["fingerprint"].value == fingerprint(folder)
     assert meta["validated_metrics"]["dagster/row_count"].value == metric_rows
     assert meta["validated_metrics"]["schema_version"].value == SCHEMA_VERSION
     columns = [c.name for c in meta["validated_metrics"]["dagster/column_schema"].value.columns]
@@ -112,21 +162,23 @@ def test_temporary_edition_materializes_as_its_own_partition_with_analyst_metada
 
     published = meta["published_report"]
     pdf = Path(published["pdf_path"].value)
-    assert pdf.is_file() and pdf.is_relative_to(reports / EDITION)
+    assert pdf.is_file() and pdf.is_relative_to(archive_of(reports) / EDITION)
     data = pdf.read_bytes()
     assert published["size_bytes"].value == len(data)
     assert published["sha256"].value == hashlib.sha256(data).hexdigest()
     assert published["pages"].value == meta["report_pdf"]["pages"].value >= 10
-    assert published["data_fingerprint"].value == fingerprint(sources / EDITION)
+    assert published["data_fingerprint"].value == fingerprint(folder)
     url = published["download"].value
-    assert re.fullmatch(rf"https?://[^/]+/editions/{EDITION}/v0001/{EDITION}_v0001\.pdf", url), url
+    assert re.fullmatch(rf"https?://[^/]+/xiaomi-ecosystem/editions/{EDITION}/v0001/{EDITION}_v0001\.pdf", url), url
 
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["source_tables_valid"].passed and checks["pdf_publishable"].passed
-    assert {rule.check_id for rule in RULES} <= set(checks)
+    assert REPORT.rules and {rule.check_id for rule in REPORT.rules} <= set(checks)
+    assert {e.asset_key for e in result.get_asset_check_evaluations()} <= {key(name) for name in
+                                                                           ("source_tables", *REPORT_ASSETS)}
     # What the UI reads: the instance knows the partition and its latest materialization.
-    assert instance.get_dynamic_partitions("editions") == [EDITION]
-    latest = instance.get_latest_materialization_event(AssetKey("published_report"))
+    assert instance.get_dynamic_partitions(PARTITIONS) == [EDITION]
+    latest = instance.get_latest_materialization_event(key("published_report"))
     assert latest is not None and latest.dagster_event.partition == EDITION
 
 
@@ -135,29 +187,30 @@ def test_two_editions_in_one_instance_each_build_with_their_own_checks(tmp_path,
     sources = copy_edition(tmp_path, as_name="first-2025h1")
     copy_edition(tmp_path, as_name="second-2025h1")
     reports = tmp_path / "reports"
-    instance.add_dynamic_partitions("editions", ["first-2025h1", "second-2025h1"])
+    instance.add_dynamic_partitions(PARTITIONS, ["first-2025h1", "second-2025h1"])
     for edition in ("first-2025h1", "second-2025h1"):
         result = materialize_edition(sources, reports, edition, instance)
         assert result.success, edition
         evaluations = result.get_asset_check_evaluations()
         assert {e.check_name for e in evaluations} >= {"source_tables_valid", "pdf_publishable"}
-    assert sorted(p.name for p in reports.iterdir() if not p.name.startswith(".")) == ["first-2025h1",
-                                                                                        "second-2025h1"]
+    assert sorted(p.name for p in reports.iterdir() if not p.name.startswith(".")) == ["xiaomi-ecosystem"]
+    assert sorted(p.name for p in archive_of(reports).iterdir() if not p.name.startswith(".")) == [
+        "first-2025h1", "second-2025h1"]
 
 
 def test_failing_blocking_check_stops_the_report_and_lists_failing_rows(tmp_path, instance):
     sources = copy_edition(tmp_path, as_name=EDITION)
-    folder = sources / EDITION
+    folder = edition_folder(sources, EDITION)
     lines = (folder / "metrics.csv").read_text(encoding="utf-8").splitlines()
     assert ",14,percent," in lines[1] and ",devices," in lines[3]
     lines[1] = lines[1].replace(",14,percent,", ",140,percent,")  # line 2: a share above 100
     lines[3] = lines[3].replace(",devices,", ",dev|ices,")  # line 4: unknown unit, with a pipe in the value
     (folder / "metrics.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     reports = tmp_path / "reports"
-    instance.add_dynamic_partitions("editions", [EDITION])
+    instance.add_dynamic_partitions(PARTITIONS, [EDITION])
 
     # The job of the code location, as the UI, the schedule and the sensor run it.
-    result = defs.resolve_job_def("build_report").execute_in_process(
+    result = defs.resolve_job_def(JOB).execute_in_process(
         partition_key=EDITION, instance=instance, raise_on_error=False,
         resources={"settings": settings_for(sources, reports)},
     )
@@ -176,11 +229,13 @@ def test_failing_blocking_check_stops_the_report_and_lists_failing_rows(tmp_path
 
     # Blocking: the report steps never start (without blocking=True validated_metrics would start and fail).
     started = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
-    assert started == {"source_tables", "source_tables_source_tables_valid"}, started
+    assert started == {"xiaomi_ecosystem__source_tables", "xiaomi_ecosystem__source_tables_source_tables_valid"}, \
+        started
     failed = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE}
-    assert failed == {"source_tables_source_tables_valid"}  # the check fails the run; the data step succeeded
-    assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == {"source_tables"}
-    assert instance.get_latest_materialization_event(AssetKey("report_pdf")) is None
+    # the check fails the run; the data step succeeded
+    assert failed == {"xiaomi_ecosystem__source_tables_source_tables_valid"}
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == {key("source_tables")}
+    assert instance.get_latest_materialization_event(key("report_pdf")) is None
     assert not reports.exists() or not any(reports.rglob("*.pdf"))
 
 
@@ -198,8 +253,15 @@ def schedule_tick(schedule, instance: DagsterInstance, sources: Path, reports: P
 def test_schedule_cron_and_timezone_default_and_come_from_the_environment(monkeypatch):
     monkeypatch.delenv(automation.CRON_ENV, raising=False)
     monkeypatch.delenv(automation.TIMEZONE_ENV, raising=False)
-    default = build_latest_edition_schedule()
+
+    def build_latest_edition_schedule():
+        return report_schedule(REPORT, build_report, editions_of(REPORT))
+
+    default = build_latest_edition_schedule()  # the report's [schedule]
     assert (default.cron_schedule, default.execution_timezone) == ("0 7 * * 1-5", "Asia/Shanghai")
+    assert default.name == SCHEDULE and default.job_name == JOB
+    loaded = defs.resolve_schedule_def(SCHEDULE)  # the code location's, made the same way when it loaded
+    assert (loaded.cron_schedule, loaded.execution_timezone) == ("0 7 * * 1-5", "Asia/Shanghai")
 
     monkeypatch.setenv(automation.CRON_ENV, "30 6 * * *")
     monkeypatch.setenv(automation.TIMEZONE_ENV, "Europe/Berlin")
@@ -219,35 +281,39 @@ def test_latest_edition_is_the_newest_edition_date_not_the_last_name(tmp_path):
     sources = copy_edition(tmp_path, as_name="acme-2026h1")
     copy_edition(tmp_path, as_name="xiaomi-ecosystem-2025h1")
     copy_edition(tmp_path, as_name="zz-undated-2025h1")
-    set_edition_date(sources / "acme-2026h1", "2026-12-20")
-    set_edition_date(sources / "xiaomi-ecosystem-2025h1", "2026-06-30")
-    set_edition_date(sources / "zz-undated-2025h1", "下半年")
-    assert latest_edition(sources) == "acme-2026h1"  # by name it would be zz-…, then xiaomi-…
+    editions = editions_root(sources)
+    set_edition_date(editions / "acme-2026h1", "2026-12-20")
+    set_edition_date(editions / "xiaomi-ecosystem-2025h1", "2026-06-30")
+    set_edition_date(editions / "zz-undated-2025h1", "下半年")
+    assert latest_edition(editions) == "acme-2026h1"  # by name it would be zz-…, then xiaomi-…
 
-    set_edition_date(sources / "xiaomi-ecosystem-2025h1", "2026-12-20")
-    assert latest_edition(sources) == "xiaomi-ecosystem-2025h1"  # same date: the name decides
+    set_edition_date(editions / "xiaomi-ecosystem-2025h1", "2026-12-20")
+    assert latest_edition(editions) == "xiaomi-ecosystem-2025h1"  # same date: the name decides
     assert latest_edition(tmp_path / "nowhere") is None
 
 
 def test_schedule_requests_a_build_of_the_latest_registered_edition(tmp_path, instance):
     sources = copy_edition(tmp_path, as_name="acme-2026h1")
     copy_edition(tmp_path, as_name="xiaomi-ecosystem-2025h1")
-    set_edition_date(sources / "acme-2026h1", "2027-01-15")
+    set_edition_date(edition_folder(sources, "acme-2026h1"), "2027-01-15")
     reports = tmp_path / "reports"
 
     unregistered = schedule_tick(latest_edition_schedule, instance, sources, reports)
     assert unregistered.run_requests == []
-    assert "acme-2026h1" in unregistered.skip_message and edition_sources_sensor.name in unregistered.skip_message
+    assert "acme-2026h1" in unregistered.skip_message and SENSOR in unregistered.skip_message
 
-    instance.add_dynamic_partitions("editions", ["acme-2026h1", "xiaomi-ecosystem-2025h1"])
+    instance.add_dynamic_partitions(PARTITIONS, ["acme-2026h1", "xiaomi-ecosystem-2025h1"])
     data = schedule_tick(latest_edition_schedule, instance, sources, reports)
     assert [r.partition_key for r in data.run_requests] == ["acme-2026h1"]
     tags = data.run_requests[0].tags
     assert tags["dagster/partition"] == "acme-2026h1"
-    assert tags["dagster/schedule_name"] == latest_edition_schedule.name
+    assert tags["dagster/schedule_name"] == SCHEDULE
 
     empty = tmp_path / "empty"
-    empty.mkdir()
+    editions_root(empty).mkdir(parents=True)  # the report's folder of editions, with no edition in it
+    assert schedule_tick(latest_edition_schedule, instance, empty, reports).run_requests == []
+    # Editions of another report in the same sources root are not this report's.
+    shutil.copytree(edition_folder(sources, "acme-2026h1"), empty / "other-report" / "acme-2026h1")
     assert schedule_tick(latest_edition_schedule, instance, empty, reports).run_requests == []
 
 
@@ -272,17 +338,18 @@ def added_partitions(data) -> list[str]:
 
 def test_sensor_registers_and_builds_a_new_folder_then_stays_quiet(tmp_path, instance):
     sources = copy_edition(tmp_path, as_name=EDITION)
-    digest = fingerprint(sources / EDITION)
+    digest = fingerprint(edition_folder(sources, EDITION))
 
     first = sensor_tick(instance, sources, None)
 
     assert added_partitions(first) == [EDITION]
-    assert instance.get_dynamic_partitions("editions") == [EDITION]
+    assert [r.partitions_def_name for r in first.dynamic_partitions_requests] == [PARTITIONS]
+    assert instance.get_dynamic_partitions(PARTITIONS) == [EDITION]
     assert [r.partition_key for r in first.run_requests] == [EDITION]
     request = first.run_requests[0]
     assert request.run_key.startswith(f"{EDITION}:{digest[:16]}")
     assert request.tags["dagster/partition"] == EDITION
-    assert request.tags["dagster/sensor_name"] == edition_sources_sensor.name
+    assert request.tags["dagster/sensor_name"] == SENSOR
     assert json.loads(first.cursor) == {EDITION: digest}
 
     again = sensor_tick(instance, sources, first.cursor)
@@ -296,15 +363,16 @@ def test_sensor_requests_a_build_only_for_the_edition_whose_files_changed(tmp_pa
     first = sensor_tick(instance, sources, None)
     assert sorted(r.partition_key for r in first.run_requests) == ["other-2025h1", EDITION]
 
-    touch_metric(sources / EDITION, ",14,percent,", ",15,percent,")
+    touch_metric(edition_folder(sources, EDITION), ",14,percent,", ",15,percent,")
     changed = sensor_tick(instance, sources, first.cursor)
 
     assert [r.partition_key for r in changed.run_requests] == [EDITION]
     assert added_partitions(changed) == []
-    new_digest = fingerprint(sources / EDITION)
+    new_digest = fingerprint(edition_folder(sources, EDITION))
     assert changed.run_requests[0].run_key.startswith(f"{EDITION}:{new_digest[:16]}")
     assert changed.run_requests[0].run_key not in {r.run_key for r in first.run_requests}
-    assert json.loads(changed.cursor) == {EDITION: new_digest, "other-2025h1": fingerprint(sources / "other-2025h1")}
+    assert json.loads(changed.cursor) == {EDITION: new_digest,
+                                          "other-2025h1": fingerprint(edition_folder(sources, "other-2025h1"))}
     assert sensor_tick(instance, sources, changed.cursor).run_requests == []
 
 
@@ -317,23 +385,24 @@ def test_sensor_adds_only_the_new_folder_and_forgets_removed_ones(tmp_path, inst
 
     assert added_partitions(second) == ["next-2025h2"]
     assert [r.partition_key for r in second.run_requests] == ["next-2025h2"]
-    assert sorted(instance.get_dynamic_partitions("editions")) == ["next-2025h2", EDITION]
+    assert sorted(instance.get_dynamic_partitions(PARTITIONS)) == ["next-2025h2", EDITION]
 
-    shutil.rmtree(sources / "next-2025h2")
+    shutil.rmtree(edition_folder(sources, "next-2025h2"))
     third = sensor_tick(instance, sources, second.cursor)
-    assert third.run_requests == [] and json.loads(third.cursor) == {EDITION: fingerprint(sources / EDITION)}
+    assert third.run_requests == [] and json.loads(third.cursor) == {
+        EDITION: fingerprint(edition_folder(sources, EDITION))}
 
 
 def test_sensor_builds_an_undone_edit_and_a_partition_registered_elsewhere(tmp_path, instance):
     sources = copy_edition(tmp_path, as_name=EDITION)
-    instance.add_dynamic_partitions("editions", [EDITION])  # e.g. by `python -m pipeline build`
+    instance.add_dynamic_partitions(PARTITIONS, [EDITION])  # e.g. by `python -m pipeline build`
 
     first = sensor_tick(instance, sources, None)
     assert added_partitions(first) == [] and [r.partition_key for r in first.run_requests] == [EDITION]
 
-    touch_metric(sources / EDITION, ",14,percent,", ",15,percent,")
+    touch_metric(edition_folder(sources, EDITION), ",14,percent,", ",15,percent,")
     edited = sensor_tick(instance, sources, first.cursor)
-    touch_metric(sources / EDITION, ",15,percent,", ",14,percent,")
+    touch_metric(edition_folder(sources, EDITION), ",15,percent,", ",14,percent,")
     undone = sensor_tick(instance, sources, edited.cursor)
 
     # Back to the first content, but a new change: Dagster would skip a run key it has seen before.
@@ -346,7 +415,7 @@ def test_sensor_survives_a_cursor_it_cannot_read(tmp_path, instance):
     sources = copy_edition(tmp_path, as_name=EDITION)
     data = sensor_tick(instance, sources, "not json")
     assert [r.partition_key for r in data.run_requests] == [EDITION]
-    assert json.loads(data.cursor) == {EDITION: fingerprint(sources / EDITION)}
+    assert json.loads(data.cursor) == {EDITION: fingerprint(edition_folder(sources, EDITION))}
 
 
 # --- instance profiles --------------------------------------------------------------------------------------------

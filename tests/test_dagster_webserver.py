@@ -1,7 +1,7 @@
 """Issue 4, the way people use it: the real Dagster UI server (`dagster dev -w workspace.yaml`, as `make ui` runs
 it) on a free loopback port, with a temporary instance from deploy/local and temporary sources and archive. The
-test registers an edition through the UI's GraphQL API, launches `build_report` for it as the Materialize button
-does, and checks the run, the published PDF and the recorded checks.
+test registers an edition through the UI's GraphQL API, launches the report's job (`build_xiaomi_ecosystem`) for it
+as the Materialize button does, and checks the run, the published PDF and the recorded checks.
 
 Why `dagster dev` and not `dagster-webserver` alone: Dagster 1.13's default run coordinator queues runs, and
 only the daemon (which `dagster dev` starts) dequeues them; with the webserver alone a launched run stays QUEUED."""
@@ -23,8 +23,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
-from pipeline.defs.checks import RULES
-from tests.conftest import copy_edition
+from tests.conftest import REPORT, archive_of, copy_edition
 from tests.team_stack import WORKSPACE, stop_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +31,8 @@ DAGSTER = Path(sys.executable).parent / "dagster"
 LOCATION = "strategy_report"
 REPOSITORY = "__repository__"
 EDITION = "web-2025h1"
+JOB = "build_xiaomi_ecosystem"
+PARTITIONS = "xiaomi_ecosystem__editions"
 START_TIMEOUT = 120  # seconds until the UI has loaded the code location (2 cores, cold imports)
 RUN_TIMEOUT = 240  # seconds for one queued, launched and finished edition build (~15 s when idle)
 TERMINAL = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
@@ -141,12 +142,12 @@ def dagster_ui(tmp_path):
 def test_edition_materialized_from_the_ui_publishes_the_pdf_and_records_checks(dagster_ui, record_property):
     ui = dagster_ui
     added = ui.graphql(ADD_PARTITION, {"repo": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY},
-                                       "name": "editions", "key": EDITION})["addDynamicPartition"]
+                                       "name": PARTITIONS, "key": EDITION})["addDynamicPartition"]
     assert added == {"__typename": "AddDynamicPartitionSuccess", "partitionKey": EDITION}
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=ui.port)
     started = time.monotonic()
-    run_id = client.submit_job_execution("build_report", repository_location_name=LOCATION,
+    run_id = client.submit_job_execution(JOB, repository_location_name=LOCATION,
                                          repository_name=REPOSITORY, tags={"dagster/partition": EDITION})
     status = client.get_run_status(run_id)
     while status not in TERMINAL and time.monotonic() - started < RUN_TIMEOUT:
@@ -156,25 +157,27 @@ def test_edition_materialized_from_the_ui_publishes_the_pdf_and_records_checks(d
     record_property("ui_materialization_seconds", round(elapsed, 1))
     assert status == DagsterRunStatus.SUCCESS, f"run {run_id}: {status} after {elapsed:.0f} s\n{ui.log_tail()}"
 
-    pdf = ui.reports / EDITION / "versions" / "v0001" / f"{EDITION}_v0001.pdf"
+    pdf = archive_of(ui.reports) / EDITION / "versions" / "v0001" / f"{EDITION}_v0001.pdf"
     assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF-")
 
     instance = DagsterInstance.from_config(str(ui.home))
     try:
         run = instance.get_run_by_id(run_id)
         assert run.tags["dagster/partition"] == EDITION
+        assert run.job_name == JOB and run.tags["report/id"] == "xiaomi-ecosystem"
         evaluations = [record.asset_check_evaluation for record in instance.all_logs(
             run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)]
         by_name = {e.check_name: e for e in evaluations}
-        assert {"source_tables_valid", "pdf_publishable", *(rule.check_id for rule in RULES)} <= set(by_name)
+        assert {"source_tables_valid", "pdf_publishable", *(rule.check_id for rule in REPORT.rules)} <= set(by_name)
         assert by_name["source_tables_valid"].passed and by_name["pdf_publishable"].passed
     finally:
         instance.dispose()
 
     # What the asset page shows for the edition: its latest publication, with the PDF's path and download link.
-    asset = ui.graphql(MATERIALIZATION, {"key": {"path": ["published_report"]}, "partition": EDITION})["assetOrError"]
+    asset = ui.graphql(MATERIALIZATION, {"key": {"path": ["xiaomi_ecosystem", "published_report"]},
+                                         "partition": EDITION})["assetOrError"]
     (materialization,) = asset["assetMaterializations"]
     assert materialization["runId"] == run_id and materialization["partition"] == EDITION
     entries = {e["label"]: e for e in materialization["metadataEntries"]}
     assert Path(entries["pdf_path"]["path"]) == pdf
-    assert entries["download"]["url"].endswith(f"/editions/{EDITION}/v0001/{EDITION}_v0001.pdf")
+    assert entries["download"]["url"].endswith(f"/xiaomi-ecosystem/editions/{EDITION}/v0001/{EDITION}_v0001.pdf")

@@ -28,13 +28,12 @@ from dagster import DagsterInstance, materialize
 import pipeline.lib.publish.local as publish_local
 from pipeline.cli import _failure_messages
 from pipeline.config import PROJECT_ROOT
-from pipeline.defs.assets import ASSETS
-from pipeline.defs.checks import CHECKS
+from pipeline.defs.component import DEFS_FILE
 from pipeline.defs.resources import ReportSettings
 from pipeline.lib.errors import ReportError
 from pipeline.lib.publish import PublishedVersion, PublishError, get_version, history, latest, publish
 from pipeline.lib.sources import read_edition
-from tests.conftest import DEFAULT_EDITION, REAL, copy_edition
+from tests.conftest import DEFAULT_EDITION, NAMES, REAL, archive_of, copy_edition, edition_folder, report_graph
 
 EDITION = DEFAULT_EDITION
 NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device"
@@ -53,9 +52,10 @@ def evidence(record_property, area: str, case: str, done: str, seen: str) -> Non
 
 
 def report_folder(folder: Path) -> Path:
-    """A report folder with the real report's definition (report.toml, charts.py) and no templates yet."""
+    """A report folder with the real report's definition (report.toml, charts.py, and the defs.yaml through which
+    the code location loads it, e.g. in a CLI build with REPORT_TEMPLATES_DIR) and no templates yet."""
     folder.mkdir(parents=True)
-    for name in ("report.toml", "charts.py"):
+    for name in ("report.toml", "charts.py", DEFS_FILE):
         shutil.copy(REAL.templates / name, folder / name)
     return folder
 
@@ -69,12 +69,12 @@ def templates(folder: Path, body: str = "", stylesheet: str = STYLESHEET) -> Pat
 
 
 def run_build(sources: Path, reports: Path, templates_dir: Path, fonts: Path = REAL.fonts):
-    """The whole asset graph for the edition in this process, as the CLI runs it (checks included)."""
+    """The whole asset graph of the report in `templates_dir` for the edition in this process, as the CLI runs it
+    (checks included). `sources` and `reports` are roots (one folder per report id)."""
     instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("editions", [EDITION])
-    settings = ReportSettings(sources_dir=str(sources), reports_dir=str(reports), templates_dir=str(templates_dir),
-                              font_dir=str(fonts))
-    return materialize([*ASSETS, *CHECKS], partition_key=EDITION, instance=instance,
+    instance.add_dynamic_partitions(NAMES.editions, [EDITION])
+    settings = ReportSettings(sources_dir=str(sources), reports_dir=str(reports), font_dir=str(fonts))
+    return materialize(report_graph(templates_dir), partition_key=EDITION, instance=instance,
                        resources={"settings": settings}, raise_on_error=False)
 
 
@@ -87,19 +87,21 @@ class Snapshot:
     """What readers of one edition's archive can see: the latest version and every file of every version."""
 
     latest: PublishedVersion | None
-    files: dict[str, str]  # path relative to the archive (dot names excluded) -> sha256
+    files: dict[str, str]  # path relative to the archive root (dot names excluded) -> sha256
 
     @classmethod
     def of(cls, reports: Path) -> Snapshot:
+        """Of the archive root `reports` (every report's archive in it, the build locks excluded)."""
         files = {str(p.relative_to(reports)): sha256(p) for p in sorted(reports.rglob("*"))
                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(reports).parts)}
-        return cls(latest(reports, EDITION), files)
+        return cls(latest(archive_of(reports), EDITION), files)
 
 
 def assert_readers_see_whole_versions(reports: Path) -> None:
-    """Every committed version is complete: its files match the sizes and hashes its manifest records."""
-    versions = history(reports, EDITION)
-    assert versions and versions[0] == latest(reports, EDITION)
+    """Every committed version in the report's archive under the root `reports` is complete: its files match the
+    sizes and hashes its manifest records."""
+    versions = history(archive_of(reports), EDITION)
+    assert versions and versions[0] == latest(archive_of(reports), EDITION)
     for version in versions:
         manifest = json.loads(version.manifest_path.read_text(encoding="utf-8"))
         assert sha256(version.pdf_path) == manifest["sha256"] and version.pdf_path.stat().st_size == manifest["size"]
@@ -123,7 +125,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     tpl = templates(root / "templates")
     result = run_build(sources, reports, tpl)
     assert result.success, _failure_messages(result)
-    return Published(sources, reports, tpl, latest(reports, EDITION))
+    return Published(sources, reports, tpl, latest(archive_of(reports), EDITION))
 
 
 @pytest.fixture
@@ -137,7 +139,7 @@ def archive(published: Published, tmp_path: Path) -> Path:
 
 
 def edit_source(sources: Path, old: str, new: str) -> None:
-    path = sources / EDITION / "metrics.csv"
+    path = edition_folder(sources, EDITION) / "metrics.csv"
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
@@ -252,7 +254,7 @@ class FullDiskFile:
 
 
 def new_build(archive_root: Path) -> dict[str, object]:
-    """publish() arguments for a build that differs from the published one."""
+    """publish() arguments for a build that differs from the published one (`archive_root`: the report's archive)."""
     current = latest(archive_root, EDITION)
     return {"pdf": current.pdf_path.read_bytes() + b"%new\n%%EOF\n", "html": b"<p>new</p>", "pages": 1,
             "fingerprint": "f" * 64, "code_version": current.code_version}
@@ -264,14 +266,15 @@ def test_disk_full_while_writing_a_file_gives_a_clear_error_and_no_partial_file(
     monkeypatch.setattr(publish_local, "open", FullDiskFile, raising=False)  # the local backend writes the files
 
     with pytest.raises(ReportError) as caught:
-        publish(archive, EDITION, **new_build(archive))
+        publish(archive_of(archive), EDITION, **new_build(archive_of(archive)))
     monkeypatch.undo()
 
     assert isinstance(caught.value, PublishError) and NO_SPACE in str(caught.value)
     assert Snapshot.of(archive) == before
-    assert sorted(p.name for p in (archive / EDITION).iterdir()) == [".lock", "latest.json", "versions"]
+    assert sorted(p.name for p in (archive_of(archive) / EDITION).iterdir()) == [".lock", "latest.json", "versions"]
+    shown = str(caught.value).replace(str(archive_of(archive)), "<archive>")
     evidence(record_property, "fault", "disk_full_mid_write", "publish() with a disk that fills up halfway through "
-             "writing the PDF", f"PublishError: {str(caught.value).replace(str(archive), '<archive>')}; no file "
+             "writing the PDF", f"PublishError: {shown}; no file "
              "left behind, the previous version stays latest")
 
 
@@ -282,7 +285,7 @@ def count_fsyncs(archive: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     calls = []
     real = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
-    publish(scratch, EDITION, **new_build(scratch))
+    publish(archive_of(scratch), EDITION, **new_build(archive_of(scratch)))
     monkeypatch.undo()
     shutil.rmtree(scratch)
     return len(calls)
@@ -310,25 +313,26 @@ def test_disk_full_at_any_fsync_leaves_readers_a_whole_version(archive: Path, tm
         shutil.copytree(archive, copy)
         monkeypatch.setattr(os, "fsync", fsync_failing_at(n))
         try:
-            publish(copy, EDITION, **new_build(copy))
+            publish(archive_of(copy), EDITION, **new_build(archive_of(copy)))
         except PublishError as error:
             assert NO_SPACE in str(error), (n, str(error))
         finally:
             monkeypatch.undo()
-        assert latest(copy, EDITION) is not None
+        assert latest(archive_of(copy), EDITION) is not None
         assert_readers_see_whole_versions(copy)
-        assert not list((copy / EDITION).glob(".tmp-*")), n  # no half-written staging folder or pointer
+        # no half-written staging folder or pointer
+        assert not list((archive_of(copy) / EDITION).glob(".tmp-*")), n
 
 
 def test_a_publish_that_reports_failure_has_not_replaced_the_latest(archive: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    before = latest(archive, EDITION)
+    before = latest(archive_of(archive), EDITION)
     fsyncs = count_fsyncs(archive, monkeypatch)
     monkeypatch.setattr(os, "fsync", fsync_failing_at(fsyncs))  # the last one: after the commit point
     with pytest.raises(PublishError):
-        publish(archive, EDITION, **new_build(archive))
+        publish(archive_of(archive), EDITION, **new_build(archive_of(archive)))
     monkeypatch.undo()
-    assert latest(archive, EDITION) == before
+    assert latest(archive_of(archive), EDITION) == before
 
 
 # --- real processes: killed while writing the PDF, and two builds at once ------------------------------------
@@ -390,16 +394,16 @@ def test_build_killed_while_writing_the_pdf_leaves_no_partial_file_where_readers
 
     assert proc.returncode == -signal.SIGKILL
     half = Path(stalled.removeprefix("STALLED "))
-    assert half.is_file() and any(part.startswith(".tmp-") for part in half.relative_to(archive).parts)
+    assert half.is_file() and any(part.startswith(".tmp-") for part in half.relative_to(archive_of(archive)).parts)
     assert Snapshot.of(archive) == before  # readers see the previous version, byte for byte
     assert_readers_see_whole_versions(archive)
     with pytest.raises(PublishError):
-        get_version(archive, EDITION, "v0002")
+        get_version(archive_of(archive), EDITION, "v0002")
 
     # The next build is not blocked by the dead process's lock and clears what it left.
-    after = publish(archive, EDITION, **new_build(archive))
+    after = publish(archive_of(archive), EDITION, **new_build(archive_of(archive)))
     assert after.version == "v0002" and not half.exists()
-    assert sorted(p.name for p in (archive / EDITION).iterdir()) == [".lock", "latest.json", "versions"]
+    assert sorted(p.name for p in (archive_of(archive) / EDITION).iterdir()) == [".lock", "latest.json", "versions"]
     evidence(record_property, "fault", "killed_writing_pdf", "`python -m pipeline build` killed with SIGKILL "
              "halfway through writing the PDF", f"the half PDF lies in a dot-named staging folder readers never "
              f"open; latest stays {before.latest.version}; the next publish removes it and takes v0002")
@@ -422,14 +426,16 @@ def test_two_builds_of_one_edition_at_once_leave_a_consistent_archive(published:
     for _, out, err, code in outputs:
         assert code == 0, err
         assert "published" in out and "Traceback" not in err
-    versions = history(archive, EDITION)
+    versions = history(archive_of(archive), EDITION)
     assert [v.version for v in versions] == ["v0003", "v0002", "v0001"]
     assert_readers_see_whole_versions(archive)
-    fingerprints = {read_edition(sources, EDITION).fingerprint for sources, *_ in outputs}
+    fingerprints = {read_edition(edition_folder(sources, EDITION).parent, EDITION).fingerprint
+                    for sources, *_ in outputs}
     assert {v.fingerprint for v in versions[:2]} == fingerprints
     said = {line.split()[3] for _, out, _, _ in outputs for line in out.splitlines() if line.startswith("edition ")}
     assert said == {"v0002", "v0003"}
-    assert sorted(p.name for p in (archive / EDITION).iterdir()) == [".lock", "latest.json", "versions"]
+    assert sorted(p.name for p in (archive_of(archive) / EDITION).iterdir()) == [".lock", "latest.json", "versions"]
+    assert sorted(p.name for p in archive.iterdir()) == [".builds", "xiaomi-ecosystem"]  # the build lock at the root
     evidence(record_property, "fault", "two_builds_at_once", "two `python -m pipeline build` processes, one archive, "
              "different data, started together", "both succeed, one as v0002 and one as v0003 (the publish lock "
              "takes them in turn); every version complete, no leftovers")

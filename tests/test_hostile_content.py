@@ -21,7 +21,6 @@ from typing import ClassVar
 import altair as alt
 import pytest
 
-from pipeline.config import Paths
 from pipeline.lib.build import Built, build
 from pipeline.lib.charts import build_charts
 from pipeline.lib.errors import EditionNotFound, RenderError
@@ -31,7 +30,7 @@ from pipeline.lib.publish import PublishError, check_edition, publish
 from pipeline.lib.render import layout_pdf, write_pdf
 from pipeline.lib.report_def import ChartDecl
 from pipeline.lib.sources import edition_dir, list_editions, read_edition
-from tests.conftest import DEFAULT_EDITION, REAL, copy_edition
+from tests.conftest import DEFAULT_EDITION, REAL, REPORT, archive_of, copy_edition, edition_folder
 
 EDITION = DEFAULT_EDITION
 
@@ -149,8 +148,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The real edition with every payload planted, built once with the real templates and fonts."""
     root = tmp_path_factory.mktemp("hostile")
     sources = copy_edition(root)
-    plant_payloads(sources / EDITION)
-    paths = Paths(sources=sources, reports=root / "reports", templates=REAL.templates, fonts=REAL.fonts)
+    plant_payloads(edition_folder(sources))
+    paths = dataclasses.replace(REAL, sources=sources / REPORT.report_id, reports=archive_of(root / "reports"))
     return build(paths, EDITION)
 
 
@@ -386,7 +385,7 @@ UNSAFE_NAMES = ["..", ".", "/etc", "a/../b", "../etc", "%2e%2e", "..%2f..%2fetc"
 
 @pytest.mark.parametrize("name", UNSAFE_NAMES)
 def test_unsafe_edition_names_are_refused_by_sources_and_publish(tmp_path: Path, name: str) -> None:
-    sources = copy_edition(tmp_path)
+    sources = copy_edition(tmp_path) / REPORT.report_id  # the report's editions
     with pytest.raises(EditionNotFound, match="is not allowed"):
         edition_dir(sources, name)
     with pytest.raises(PublishError, match="invalid edition name"):
@@ -394,22 +393,22 @@ def test_unsafe_edition_names_are_refused_by_sources_and_publish(tmp_path: Path,
 
 
 def test_edition_folder_linked_outside_sources_is_refused(tmp_path: Path, record_property) -> None:
-    outside = copy_edition(tmp_path / "outside")  # a complete, valid edition somewhere else
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    (sources / "linked").symlink_to(outside / EDITION, target_is_directory=True)
+    outside = edition_folder(copy_edition(tmp_path / "outside"))  # a complete, valid edition somewhere else
+    sources = tmp_path / "sources" / REPORT.report_id  # the report's editions
+    sources.mkdir(parents=True)
+    (sources / "linked").symlink_to(outside, target_is_directory=True)
 
     with pytest.raises(EditionNotFound, match="is a link to a place outside") as refused:
         read_edition(sources, "linked")
     assert list_editions(sources) == []
     evidence(record_property, "hostile content", "linked_edition_folder",
-             "sources/linked is a symlink to an edition folder outside sources/",
+             "sources/xiaomi-ecosystem/linked is a symlink to an edition folder outside sources/",
              f"EditionNotFound: {str(refused.value).replace(str(tmp_path), '<tmp>')}")
 
 
 def test_edition_folder_linked_outside_reports_is_not_written(tmp_path: Path) -> None:
-    reports, outside = tmp_path / "reports", tmp_path / "outside"
-    reports.mkdir()
+    reports, outside = archive_of(tmp_path / "reports"), tmp_path / "outside"
+    reports.mkdir(parents=True)
     outside.mkdir()
     (reports / "linked").symlink_to(outside, target_is_directory=True)
     pdf = write_pdf(layout_pdf("<p>报告</p>", REAL.templates, REAL.fonts))

@@ -15,12 +15,9 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance
 
 from pipeline import cli
-from pipeline.defs.assets import ASSETS
-from pipeline.defs.checks import CHECKS
-from pipeline.defs.resources import ReportSettings
 from pipeline.lib.build import analyse, render_pages
 from pipeline.lib.chart_text import describe
 from pipeline.lib.charts import build_charts
@@ -30,7 +27,16 @@ from pipeline.lib.pdf_archival import write_options
 from pipeline.lib.render import layout_pdf, write_pdf
 from pipeline.lib.sources import fingerprint, read_edition
 from pipeline.lib.validate import validate_edition
-from tests.conftest import DEFAULT_EDITION, REAL, REPORT, Materialized, copy_edition
+from tests.conftest import (
+    DEFAULT_EDITION,
+    NAMES,
+    REAL,
+    REPORT,
+    Materialized,
+    copy_edition,
+    edition_folder,
+    materialize_edition,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_FILES = ("edition.toml", "metrics.csv", "references.csv")
@@ -80,7 +86,7 @@ def test_pdf_declares_both_standards_language_title_and_the_editions_date(real_b
 def test_chart_alternatives_are_written_from_the_plotted_data(real_build: Materialized):
     figure = r'<figure class="chart" id="fig-(\w+)">\s*'
     alts = dict(re.findall(figure + r'<img class="chart" src="[^"]+" alt="([^"]*)"',
-                           real_build.result.output_for_node("report_html").print))
+                           real_build.result.output_for_node(NAMES.node("report_html")).print))
     assert len(alts) == 9
     assert alts["ev_market_share"] == (
         "国内中高端电动车市场份额（条形图，4项数据）：比亚迪为25%；特斯拉为18%；小米SU7为约5%；其他（余数）为约52%。"
@@ -104,7 +110,7 @@ def test_chart_alternative_of_a_generic_chart():
 
 
 def test_embedded_files_are_the_editions_source_bytes_and_a_manifest(real_build: Materialized):
-    folder = real_build.sources / real_build.edition
+    folder = edition_folder(real_build.sources, real_build.edition)
     with pikepdf.open(real_build.published["pdf"]) as pdf:
         embedded = {name: spec.get_file().read_bytes() for name, spec in pdf.attachments.items()}
         relationships = {str(spec.F): str(spec.AFRelationship) for spec in pdf.Root.AF}
@@ -132,10 +138,10 @@ def test_embedded_files_are_the_editions_source_bytes_and_a_manifest(real_build:
 BUILD_ONCE = """
 import hashlib, sys
 from pathlib import Path
-from pipeline.config import Paths
+from pipeline.config import Paths, Roots
 from pipeline.lib.build import build
 real = Paths.from_env()
-paths = Paths(Path(sys.argv[1]), Path(sys.argv[2]), real.templates, real.fonts)
+paths = Roots(sources=Path(sys.argv[1]), reports=Path(sys.argv[2]), fonts=real.fonts).for_report(real.templates)
 print(hashlib.sha256(build(paths, sys.argv[3]).pdf.data).hexdigest())
 """
 
@@ -180,11 +186,8 @@ def test_non_conforming_pdf_is_not_published_by_a_real_materialization(tmp_path:
     report.write_text(text.replace("<main>", "<main>\n" + HEADING_SKIP, 1), encoding="utf-8")
     reports = tmp_path / "reports"
     instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("editions", [DEFAULT_EDITION])
 
-    result = materialize([*ASSETS, *CHECKS], partition_key=DEFAULT_EDITION, instance=instance, raise_on_error=False,
-                         resources={"settings": ReportSettings(sources_dir=str(sources), reports_dir=str(reports),
-                                                               templates_dir=str(templates))})
+    result = materialize_edition(sources, reports, DEFAULT_EDITION, instance, folder=templates)
 
     assert not result.success
     evaluation = conformance_evaluation(result)
@@ -193,8 +196,9 @@ def test_non_conforming_pdf_is_not_published_by_a_real_materialization(tmp_path:
     table = evaluation.metadata["failed_rules"].value.strip().splitlines()
     assert table[0] == "| profile | rule | count | message |"
     assert table[2].startswith("| ua1 | PDFUA1-HEADING-NESTING-001 | 1 | heading level H5 skips")
-    assert instance.get_latest_materialization_event(AssetKey("report_pdf")) is not None  # made, checked...
-    assert instance.get_latest_materialization_event(AssetKey("published_report")) is None  # ...not published
+    pdf, published = AssetKey(["xiaomi_ecosystem", "report_pdf"]), AssetKey(["xiaomi_ecosystem", "published_report"])
+    assert instance.get_latest_materialization_event(pdf) is not None  # made, checked...
+    assert instance.get_latest_materialization_event(published) is None  # ...not published
     assert not reports.exists() or not any(reports.rglob("*.pdf"))
 
 

@@ -21,12 +21,11 @@ from typing import TypeVar
 import pytest
 from markupsafe import escape
 
-from pipeline.config import PROJECT_ROOT, Paths
-from tests.conftest import DEFAULT_EDITION
+from pipeline.config import PROJECT_ROOT
+from tests.conftest import DEFAULT_EDITION, REAL, REPORT, edition_folder
 from tests.webhelpers import stop_process
 
 T = TypeVar("T")
-REAL = Paths.from_env()
 LISTENING = re.compile(r"at http://127\.0\.0\.1:(\d+)/")
 MARKER = "preview-test-edit-marker"
 #: Everything this test waits for, together; a cold first build is ~10 s on the 2-core CI machine.
@@ -67,15 +66,17 @@ def listening_port(proc: subprocess.Popen[bytes], log: Path) -> int | None:
 
 
 @contextmanager
-def preview_process(root: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def preview_process(root: Path, log: Path, out: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """The preview of the report copied to root/templates, its editions in the sources root root/sources, the
+    archive root root/reports; its HTML and PDF go to `out`, else to its default folder in the archive."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPORT_")}
     env.update(REPORT_SOURCES_DIR=str(root / "sources"), REPORT_TEMPLATES_DIR=str(root / "templates"),
                REPORT_OUTPUT_DIR=str(root / "reports"), PYTHONPATH=str(PROJECT_ROOT))
-    with open(log, "wb") as out:
+    with open(log, "wb") as output:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.preview", "--edition", DEFAULT_EDITION, "--host", "127.0.0.1",
-             "--port", "0", "--out", str(root / "preview")],
-            cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+             "--port", "0", *(["--out", str(out)] if out is not None else [])],
+            cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
         )
     try:
         yield proc
@@ -84,14 +85,15 @@ def preview_process(root: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_template_edit_rebuilds_only_template_steps_and_bad_data_keeps_last_good_page(tmp_path):
-    shutil.copytree(REAL.sources / DEFAULT_EDITION, tmp_path / "sources" / DEFAULT_EDITION)
+    shutil.copytree(REAL.sources / DEFAULT_EDITION, edition_folder(tmp_path / "sources"))
     shutil.copytree(REAL.templates, tmp_path / "templates")
     template = tmp_path / "templates" / "strategy_report.html.j2"
-    metrics = tmp_path / "sources" / DEFAULT_EDITION / "metrics.csv"
+    metrics = edition_folder(tmp_path / "sources") / "metrics.csv"
     log = tmp_path / "preview.log"
+    out = tmp_path / "preview"
     deadline = time.monotonic() + TOTAL_SECONDS
 
-    with preview_process(tmp_path, log) as proc:
+    with preview_process(tmp_path, log, out) as proc:
         p = until("the preview's address", lambda: listening_port(proc, log), deadline, log)
         first = until("the first build with its PDF",
                       lambda: (s := get_json(p, "/_preview/version"))["good_build"] == 1 and s["pdf"] and s,
@@ -121,7 +123,6 @@ def test_template_edit_rebuilds_only_template_steps_and_bad_data_keeps_last_good
         assert set(record["reused"]) == {"read", "validate", "analyse", "charts"}, record
         assert record["changed"] == ["templates/strategy_report.html.j2"], record
         assert record["fingerprint"] == get_json(p, "/_preview/log")[0]["fingerprint"]
-        out = tmp_path / "preview"
         assert MARKER in (out / f"{DEFAULT_EDITION}.html").read_text(encoding="utf-8")
         assert (out / f"{DEFAULT_EDITION}.pdf").read_bytes().startswith(b"%PDF-")
 
@@ -149,10 +150,12 @@ def test_template_error_banner_long_poll_wakes_and_stop_answers_open_polls(tmp_p
     """A template error shows in a banner (escaped, naming the template) over the last good page and goes when
     fixed; a waiting long poll is answered by the build, not after its 20 s; SIGTERM answers the open long polls
     and the process exits with 0 straight away."""
-    shutil.copytree(REAL.sources / DEFAULT_EDITION, tmp_path / "sources" / DEFAULT_EDITION)
+    shutil.copytree(REAL.sources / DEFAULT_EDITION, edition_folder(tmp_path / "sources"))
     shutil.copytree(REAL.templates, tmp_path / "templates")
     template = tmp_path / "templates" / "strategy_report.html.j2"
     log = tmp_path / "preview.log"
+    # No --out: the preview's default folder is the report's own in the archive root, a dot folder readers never see.
+    default_out = tmp_path / "reports" / "xiaomi-ecosystem" / ".preview" / DEFAULT_EDITION
     deadline = time.monotonic() + TOTAL_SECONDS
 
     with preview_process(tmp_path, log) as proc:
@@ -164,6 +167,9 @@ def test_template_error_banner_long_poll_wakes_and_stop_answers_open_polls(tmp_p
 
         version = until("the first build with its PDF", idle, deadline, log)["version"]
         assert b"/_preview/version" in get(p, "/")[1]
+        assert REPORT.report_id == "xiaomi-ecosystem"
+        assert (default_out / f"{DEFAULT_EDITION}.pdf").read_bytes().startswith(b"%PDF-")
+        assert (default_out / f"{DEFAULT_EDITION}.html").is_file()
 
         source = template.read_text(encoding="utf-8")
         broken, count = re.subn(r"(<body[^>]*>)", r"\1{% if %}", source, count=1)

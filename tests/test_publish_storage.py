@@ -59,6 +59,14 @@ def test_archive_location_chooses_the_local_folder_unless_a_url_is_given(monkeyp
     chosen = archive_location(tmp_path)
     assert is_object_store(chosen) and str(chosen) == "memory://bucket/prefix"
     assert str(archive_location(tmp_path, url="file:///srv/reports")) == "file:///srv/reports"
+    # A URL names the root of every report's archive: a report's own archive is the report's folder under it,
+    # as the local layout has reports/<report id>/; the local default is already the report's folder.
+    assert (str(archive_location(tmp_path, url="file:///srv/reports/", report="xiaomi-ecosystem"))
+            == "file:///srv/reports/xiaomi-ecosystem")
+    assert str(archive_location(tmp_path / "xiaomi-ecosystem", report="xiaomi-ecosystem")) == (
+        "memory://bucket/prefix/xiaomi-ecosystem")
+    monkeypatch.delenv(ARCHIVE_URL_ENV)
+    assert archive_location(tmp_path / "xiaomi-ecosystem", report="xiaomi-ecosystem") == tmp_path / "xiaomi-ecosystem"
     # Plain paths, as str, Path or scheme-less UPath, stay on the local backend (flock, fsync, rename).
     for plain in (str(tmp_path), tmp_path, UPath(str(tmp_path))):
         assert type(as_archive_root(plain)) is type(tmp_path) and as_archive_root(plain) == tmp_path

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.config import Paths
+from pipeline.config import Roots
 from pipeline.lib.build import build
 from pipeline.lib.formatting import figure_text
 from pipeline.lib.pdf_facts import read_pdf
-from tests.conftest import REAL, REPORT, copy_edition
+from tests.conftest import NAMES, REAL, REPORT, copy_edition, edition_folder
 
 #: Product and programme names that contain digits; they are names, not figures.
 NAMES_WITH_DIGITS = ("Model 3/Y", "SU7", "ET5", "1+8+N", "汉EV")
@@ -68,8 +68,8 @@ def test_prose_and_tables_hold_no_number_that_is_not_data(real_build):
     """Every digit a reader sees in prose or tables is printed from a figure (span.fig) or is a label of data."""
     parser = ProseNumbers()
     parser.feed(real_build.html)
-    figures = real_build.result.output_for_node("report_figures").figures
-    references = (real_build.sources / real_build.edition / "references.csv").read_text(encoding="utf-8")
+    figures = real_build.result.output_for_node(NAMES.node("report_figures")).figures
+    references = (edition_folder(real_build.sources, real_build.edition) / "references.csv").read_text(encoding="utf-8")
     allowed_texts = " ".join([*figures["label"], *figures["note"], *figures["entity"], *figures["period"], references])
     allowed = set(numbers_in(allowed_texts))
     stray = [(n, ctx) for n, ctx in parser.found if n not in allowed]
@@ -79,28 +79,28 @@ def test_prose_and_tables_hold_no_number_that_is_not_data(real_build):
 def test_every_number_in_the_pdf_traces_to_data(real_build):
     """Each number in the PDF's text is a formatted figure, a period, a chart tick, or a counter (page, section,
     figure, table, reference). The counters are bounded by the page count, so a typed figure above it is caught."""
-    figures = real_build.result.output_for_node("report_figures").figures
-    charts = real_build.result.output_for_node("report_charts")
+    figures = real_build.result.output_for_node(NAMES.node("report_figures")).figures
+    charts = real_build.result.output_for_node(NAMES.node("report_charts"))
     traced = set()
     for row in figures.itertuples():
         traced |= set(numbers_in(figure_text(row.value, row.unit, row.qualifier)))
         traced |= set(numbers_in(row.period)) | set(numbers_in(row.label)) | set(numbers_in(row.note))
     for chart in charts:
         traced |= set(numbers_in(" ".join(re.findall(r">([^<]+)</text>", chart.svg))))
-    references = (real_build.sources / real_build.edition / "references.csv").read_text(encoding="utf-8")
+    references = (edition_folder(real_build.sources, real_build.edition) / "references.csv").read_text(encoding="utf-8")
     meta_text = real_build.published["pdf"] + real_build.edition + references
     traced |= set(numbers_in(meta_text)) | set(numbers_in("2026-11-26"))
     text = real_build.facts.text
     for name in NAMES_WITH_DIGITS:
         text = text.replace(name, "")
-    cover_fingerprint = real_build.result.output_for_node("validated_metrics").fingerprint[:16]
+    cover_fingerprint = real_build.result.output_for_node(NAMES.node("validated_metrics")).fingerprint[:16]
     text = text.replace(cover_fingerprint, "")
     untraced = [n for n in numbers_in(text) if n not in traced and not (n.isdigit() and int(n) <= real_build.facts.pages)]
     assert not untraced, f"numbers in the PDF with no source row or KPI behind them: {sorted(set(untraced))}"
 
 
 def test_every_source_row_appears_in_the_report(real_build):
-    metrics = pd.read_csv(real_build.sources / real_build.edition / "metrics.csv", dtype=str, keep_default_na=False)
+    metrics = pd.read_csv(edition_folder(real_build.sources, real_build.edition) / "metrics.csv", dtype=str, keep_default_na=False)
     html, pdf_text = real_build.html, compact(real_build.facts.text)
     for row in metrics.itertuples():
         assert f'data-ref="{row.metric_id}@{row.period}"' in html, row.metric_id
@@ -108,7 +108,7 @@ def test_every_source_row_appears_in_the_report(real_build):
 
 
 def test_derived_figures_show_as_derived_with_formula(real_build):
-    analysis = real_build.result.output_for_node("report_figures")
+    analysis = real_build.result.output_for_node(NAMES.node("report_figures"))
     derived = analysis.figures[analysis.figures["derived"]]
     assert len(derived) >= 10
     text = compact(real_build.facts.text)
@@ -119,7 +119,7 @@ def test_derived_figures_show_as_derived_with_formula(real_build):
 
 def test_source_count_in_sources_readme_matches_the_data():
     metrics = pd.read_csv(REAL.sources / "xiaomi-ecosystem-2025h1" / "metrics.csv", dtype=str)
-    readme = (REAL.sources / "README.md").read_text(encoding="utf-8")
+    readme = (Roots.from_env().sources / "README.md").read_text(encoding="utf-8")  # beside the reports' folders
     assert f"**{len(metrics)} figures**" in readme
 
 
@@ -136,17 +136,18 @@ def tesla_changed(tmp_path_factory):
     """The real edition with one value changed (Tesla's share 18 → 19), built with the same core."""
     root = tmp_path_factory.mktemp("changed")
     sources = copy_edition(root)
-    csv = sources / "xiaomi-ecosystem-2025h1" / "metrics.csv"
+    csv = edition_folder(sources) / "metrics.csv"
     text = csv.read_text(encoding="utf-8")
     assert text.count("ev_share_tesla,特斯拉,2025H1,18,") == 1
     csv.write_text(text.replace("ev_share_tesla,特斯拉,2025H1,18,", "ev_share_tesla,特斯拉,2025H1,19,"),
                    encoding="utf-8")
-    paths = Paths(sources=sources, reports=root / "reports", templates=REAL.templates, fonts=REAL.fonts)
+    paths = Roots(sources=sources, reports=root / "reports", fonts=REAL.fonts).for_report(REAL.templates)
+    assert paths.sources == sources / "xiaomi-ecosystem" and paths.reports == root / "reports" / "xiaomi-ecosystem"
     return build(paths, "xiaomi-ecosystem-2025h1")
 
 
 def test_changing_one_source_value_changes_only_what_depends_on_it(real_build, tesla_changed):
-    before_charts = {c.chart_id: c for c in real_build.result.output_for_node("report_charts")}
+    before_charts = {c.chart_id: c for c in real_build.result.output_for_node(NAMES.node("report_charts"))}
     after_charts = {c.chart_id: c for c in tesla_changed.charts}
     changed = {cid for cid in before_charts if before_charts[cid].svg != after_charts[cid].svg}
     assert changed == {"ev_market_share"}
@@ -198,7 +199,7 @@ def test_pdf_has_outline_metadata_and_a_toc_that_matches_the_pages(real_build):
 
 
 def test_every_chart_is_numbered_and_captioned_with_its_source(real_build):
-    charts = real_build.result.output_for_node("report_charts")
+    charts = real_build.result.output_for_node(NAMES.node("report_charts"))
     assert len(charts) >= 8
     text = compact(real_build.facts.text)
     for chart in charts:
@@ -213,7 +214,7 @@ def test_html_charts_render_in_headless_chromium_without_network(real_build, tmp
 
     page_file = tmp_path / "report.html"
     shutil.copy(real_build.published["html"], page_file)
-    charts = len(real_build.result.output_for_node("report_charts"))
+    charts = len(real_build.result.output_for_node(NAMES.node("report_charts")))
     requests: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[

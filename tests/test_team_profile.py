@@ -24,6 +24,7 @@ from dagster import AssetKey, DagsterEventType, DagsterRunStatus, RunsFilter
 
 from pipeline.lib.publish import editions as archived_editions
 from pipeline.lib.publish import history
+from tests.conftest import archive_of
 from tests.team_stack import (
     BACKFILL_TAG,
     PARTITION_TAG,
@@ -80,7 +81,7 @@ def test_backfill_of_ten_editions_runs_two_at_a_time_and_never_one_edition_twice
                 run_id = record.dagster_run.run_id
                 (published,) = [e.asset_materialization for e in instance.all_logs(
                     run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
-                    if e.asset_materialization.asset_key == AssetKey("published_report")]
+                    if e.asset_materialization.asset_key == AssetKey(["xiaomi_ecosystem", "published_report"])]
                 reused[run_id] = published.metadata["reused_existing_version"].value
 
     # The global limit: a run holds a slot from the moment the queue hands it to the launcher until it ends.
@@ -101,11 +102,13 @@ def test_backfill_of_ten_editions_runs_two_at_a_time_and_never_one_edition_twice
 
     # The archive: one version per edition. Each edition was built once or more from the same data and code, so
     # only its first build published; the others reused that version.
-    assert archived_editions(stack.reports) == EDITIONS
+    archive = archive_of(stack.reports)
+    assert sorted(p.name for p in stack.reports.iterdir() if not p.name.startswith(".")) == ["xiaomi-ecosystem"]
+    assert archived_editions(archive) == EDITIONS
     for edition in EDITIONS:
-        versions = history(stack.reports, edition)
+        versions = history(archive, edition)
         assert [v.version for v in versions] == ["v0001"], edition
-        pointer = json.loads((stack.reports / edition / "latest.json").read_text(encoding="utf-8"))
+        pointer = json.loads((archive / edition / "latest.json").read_text(encoding="utf-8"))
         assert pointer == {"edition": edition, "version": "v0001"}
     assert sum(not flag for flag in reused.values()) == len(EDITIONS)
     assert sum(bool(flag) for flag in reused.values()) == len(CLICKS)

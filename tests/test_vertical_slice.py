@@ -9,7 +9,7 @@ import pandas as pd
 from dagster import DagsterInstance
 
 from pipeline.lib.formatting import figure_text
-from tests.conftest import copy_edition, materialize_edition
+from tests.conftest import archive_of, copy_edition, edition_folder, materialize_edition
 
 
 def compact(text: str) -> str:
@@ -20,13 +20,14 @@ def compact(text: str) -> str:
 def test_materialize_publishes_pdf_and_html(real_build):
     pdf_path, html_path = Path(real_build.published["pdf"]), Path(real_build.published["html"])
     assert pdf_path.is_file() and html_path.is_file()
-    assert pdf_path.is_relative_to(real_build.reports / real_build.edition)
+    assert pdf_path.is_relative_to(archive_of(real_build.reports) / real_build.edition)
+    assert pdf_path.is_relative_to(real_build.reports / "xiaomi-ecosystem" / "xiaomi-ecosystem-2025h1" / "versions")
     assert real_build.pdf.startswith(b"%PDF-")
     assert real_build.facts.pages >= 10
 
 
 def test_pdf_text_contains_source_figures_as_formatted(real_build):
-    metrics = pd.read_csv(real_build.sources / real_build.edition / "metrics.csv", dtype=str, keep_default_na=False)
+    metrics = pd.read_csv(edition_folder(real_build.sources, real_build.edition) / "metrics.csv", dtype=str, keep_default_na=False)
     text = compact(real_build.facts.text)
     missing = [row.metric_id for row in metrics.itertuples()
                if compact(figure_text(float(row.value), row.unit, row.qualifier)) not in text]
@@ -56,7 +57,7 @@ def test_html_is_chinese_and_self_contained(real_build):
 
 def test_several_bad_rows_are_all_reported_and_nothing_is_published(tmp_path):
     sources = copy_edition(tmp_path)
-    edition = sources / "xiaomi-ecosystem-2025h1"
+    edition = edition_folder(sources)
     csv = (edition / "metrics.csv").read_text(encoding="utf-8").splitlines()
     header, rows = csv[0], csv[1:]
     rows[0] = rows[0].replace(",14,percent,", ",140,percent,")  # line 2: a share above 100
@@ -79,4 +80,5 @@ def test_several_bad_rows_are_all_reported_and_nothing_is_published(tmp_path):
     assert all(p["file"] == "metrics.csv" and p["rule"] for p in problems)
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert "published_report" not in materialized and "report_pdf" not in materialized
+    assert {e.asset_key.path[0] for e in result.get_asset_materialization_events()} <= {"xiaomi_ecosystem"}
     assert not reports.exists() or not any(reports.rglob("*.pdf"))

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from webhelpers import CHROMIUM, CHROMIUM_ARGS, TITLE, FilledArchive, fill_archive, running_server
 
+from tests.conftest import NAMES
+
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
@@ -54,7 +56,7 @@ def test_reader_finds_the_edition_and_downloads_the_published_pdf(
     expect(page).to_have_title("战略报告下载")
     page.get_by_role("link", name="demo", exact=True).click()
 
-    expect(page).to_have_url(f"{base}/editions/demo")
+    expect(page).to_have_url(f"{base}/demo-report/editions/demo")
     expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
     wanted = archive.demo[1]
     row = page.get_by_role("row").filter(has_text=wanted.version)
@@ -80,7 +82,7 @@ def test_reader_gets_the_newest_pdf_from_the_index_and_reads_the_html(
     assert hashlib.sha256(Path(download_info.value.path()).read_bytes()).hexdigest() == newest.sha256
 
     row.get_by_role("link", name="在线阅读").click()
-    expect(page).to_have_url(f"{base}/latest/demo.html")
+    expect(page).to_have_url(f"{base}/demo-report/latest/demo.html")
     expect(page.get_by_role("heading", level=1)).to_have_text("第 3 版")
 
 
@@ -88,14 +90,14 @@ def test_the_published_report_opens_on_the_site_with_its_interactive_charts(
     browser: Browser, real_build, tmp_path: Path
 ) -> None:
     """The real report, published by a real Dagster build, served by the real site: its charts draw."""
-    charts = len(real_build.result.output_for_node("report_charts"))
+    charts = len(real_build.result.output_for_node(NAMES.node("report_charts")))
     with running_server(real_build.reports, tmp_path / "server.log") as url:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
                 if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-        page.goto(f"{url}/latest/{real_build.edition}.html")
+        page.goto(f"{url}/xiaomi-ecosystem/latest/{real_build.edition}.html")
         page.wait_for_function(f"document.querySelectorAll('.vega svg').length >= {charts}", timeout=30_000)
         page.close()
     assert not errors
