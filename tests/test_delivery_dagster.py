@@ -10,13 +10,23 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    build_sensor_context,
+    in_process_executor,
+    instance_for_test,
+    materialize,
+    mem_io_manager,
+)
 
 from pipeline.defs.component import report_defs
 from pipeline.defs.delivery import SmtpResource
 from pipeline.lib.report_def import load_report
 from tests.conftest import NAMES, REAL, copy_edition, edition_folder, report_graph, settings_for
 from tests.mailserver import FROM, Recorder, Server, free_port
+from tests.webhelpers import get, running_server
 
 SUBSCRIPTIONS = """\
 [[subscriber]]
@@ -77,6 +87,11 @@ def test_a_new_version_reaches_each_subscriber_once(report_copy: Path, tmp_path:
         event = instance.get_latest_materialization_event(AssetKey([NAMES.key, "delivered_report"]))
         assert event is not None and event.asset_materialization.metadata["sent"].value == 2  # type: ignore[union-attr]
 
+        with running_server(tmp_path / "reports", tmp_path / "site.log") as base:  # who got it, masked
+            page = get(base, "/xiaomi-ecosystem/editions/xiaomi-ecosystem-2025h1").body.decode()
+        assert "a***a@example.org" in page and "b***@example.org" in page
+        assert "ana@example.org" not in page and "bo@example.org" not in page
+
         again = build(report_copy, tmp_path, instance, smtp_for(server.port))  # unchanged data: reused version
         assert again.success
         assert again.output_for_node(NAMES.node("published_report"))["reused"] is True
@@ -118,3 +133,37 @@ def test_a_report_without_subscriptions_has_no_delivery_step(tmp_path: Path) -> 
     assert AssetKey([NAMES.key, "delivered_report"]) not in keys
     assert AssetKey([NAMES.key, "published_report"]) in keys
     assert edition_folder(copy_edition(tmp_path)).is_dir()
+
+
+def test_a_sensor_triggered_build_of_a_new_edition_delivers_once_per_subscriber(report_copy: Path,
+                                                                               tmp_path: Path) -> None:
+    """The path a scheduled reader relies on: the report's sources sensor sees a new edition folder, its run request
+    goes through the report's job, and each subscriber gets one message; the next tick requests nothing."""
+    sources = copy_edition(tmp_path)
+    recorder = Recorder()
+    server = Server(recorder)
+    server.controller.start()
+    resources = {"settings": settings_for(sources, tmp_path / "reports"), "smtp": smtp_for(server.port),
+                 "io_manager": mem_io_manager}
+    defs = Definitions.merge(report_defs(report_copy), Definitions(resources=resources,
+                                                                   executor=in_process_executor))
+    sensor = defs.get_sensor_def(NAMES.sensor)
+    try:
+        with instance_for_test() as instance:
+            cursor = None
+            for tick in range(2):
+                with build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
+                                          resources=resources, definitions=defs) as context:
+                    data = sensor.evaluate_tick(context)
+                for request in data.dynamic_partitions_requests:
+                    instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+                for run in data.run_requests:
+                    result = defs.resolve_job_def(NAMES.job).execute_in_process(
+                        partition_key=run.partition_key, tags=run.tags, instance=instance)
+                    assert result.success
+                    assert result.dagster_run.tags["report/trigger"] == "new-edition"
+                assert len(data.run_requests) == (1 if tick == 0 else 0)
+                cursor = data.cursor
+        assert sorted(to for _, tos, _ in recorder.received for to in tos) == ["ana@example.org", "bo@example.org"]
+    finally:
+        server.controller.stop()

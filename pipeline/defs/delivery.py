@@ -40,8 +40,6 @@ from pipeline.lib import deliver
 from pipeline.lib.deliver import DeliveryKey, Ledger, PublishedItem, SmtpSettings, Subscriber
 from pipeline.lib.report_def import Report
 
-#: The ledger's file in a report's local archive folder (a dot name: the archive's readers ignore it).
-LEDGER_FILE = ".deliveries.sqlite3"
 #: How many tries a temporary SMTP failure gets within one run, and the first wait between them (doubling).
 ATTEMPTS, BASE_DELAY_SECONDS = 3, 2.0
 
@@ -80,7 +78,7 @@ def has_subscriptions(report: Report) -> bool:
 
 
 def ledger_path(archive_folder: Path) -> Path:
-    return archive_folder / LEDGER_FILE
+    return archive_folder / deliver.LEDGER_FILE
 
 
 def _pending(subscribers: tuple[Subscriber, ...], ledger: Path, report: Report, edition: str,

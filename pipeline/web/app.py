@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pipeline.lib.deliver import LEDGER_FILE, mask_address, read_deliveries
 from pipeline.lib.publish import (
     EDITION_PATTERN,
     PublishedVersion,
@@ -103,9 +105,17 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
 
     def edition_page(request: Request) -> Response:
         report, name = request.path_params["report"], request.path_params["edition"]
-        versions = _versions_or_404(site.archive(report), name)
+        archive = site.archive(report)
+        versions = _versions_or_404(archive, name)
+        try:
+            delivered = read_deliveries(archive / LEDGER_FILE, report, name)
+        except sqlite3.Error as exc:  # the page still lists the versions; the ledger is an addition
+            log.error("deliveries of %s/%s cannot be read: %s", report, name, exc)
+            delivered = {}
+        sent = {version: [(mask_address(r.address), r.sent_at) for r in records if r.status == "sent"]
+                for version, records in delivered.items()}
         return _page(pages, EDITION, request, site, report=report, edition=name, versions=versions,
-                     latest=versions[0])
+                     latest=versions[0], delivered=sent)
 
     def version_file(request: Request) -> Response:
         report, name, version, filename = (request.path_params[k] for k in ("report", "edition", "version",

@@ -19,15 +19,15 @@ from pipeline.lib.deliver.addresses import mask_address, normalize_address
 from pipeline.lib.deliver.delivery import DeliveryResult, Failed, Sent, Skipped, deliver_version
 from pipeline.lib.deliver.errors import DeliveryError, SubscriptionError
 from pipeline.lib.deliver.item import PublishedItem
-from pipeline.lib.deliver.ledger import Claim, DeliveryKey, DeliveryRecord, Ledger
+from pipeline.lib.deliver.ledger import LEDGER_FILE, Claim, DeliveryKey, DeliveryRecord, Ledger, read_deliveries
 from pipeline.lib.deliver.message import DEFAULT_MAX_ATTACHMENT_BYTES, build_message, header_text, message_id
 from pipeline.lib.deliver.smtp import SmtpFailure, SmtpSettings, send
 from pipeline.lib.deliver.subscriptions import SUBSCRIPTIONS_FILE, Subscriber, load_subscriptions
 from pipeline.lib.deliver.wording import EN, ZH_CN, Wording, wording_for
 
 __all__ = [
-    "DEFAULT_MAX_ATTACHMENT_BYTES", "EN", "SUBSCRIPTIONS_FILE", "ZH_CN", "Claim", "DeliveryError", "DeliveryKey",
+    "DEFAULT_MAX_ATTACHMENT_BYTES", "EN", "LEDGER_FILE", "SUBSCRIPTIONS_FILE", "ZH_CN", "Claim", "DeliveryError", "DeliveryKey",
     "DeliveryRecord", "DeliveryResult", "Failed", "Ledger", "PublishedItem", "Sent", "Skipped", "SmtpFailure",
     "SmtpSettings", "Subscriber", "SubscriptionError", "Wording", "build_message", "deliver_version",
-    "header_text", "load_subscriptions", "mask_address", "message_id", "normalize_address", "send", "wording_for",
+    "header_text", "load_subscriptions", "mask_address", "message_id", "normalize_address", "read_deliveries", "send", "wording_for",
 ]

@@ -29,6 +29,8 @@ from types import TracebackType
 
 from pipeline.lib.locks import exclusive
 
+#: The ledger's file in a report's local archive folder (a dot name: the archive's readers ignore it).
+LEDGER_FILE = ".deliveries.sqlite3"
 #: How long a "sending" row is taken to be in progress before another process may take it over.
 DEFAULT_STALE_AFTER = timedelta(minutes=30)
 #: How long a process waits for another's write lock before giving up (claims hold it for milliseconds).
@@ -170,3 +172,25 @@ class Ledger:
         return [DeliveryRecord(address=address, status=status, attempts=attempts, last_error=last_error,
                                sent_at=datetime.fromisoformat(sent_at) if sent_at else None, message_id=message_id)
                 for address, status, attempts, last_error, sent_at, message_id in rows]
+
+
+def read_deliveries(path: Path, report: str, edition: str) -> dict[str, list[DeliveryRecord]]:
+    """Version → its deliveries, read-only, for readers such as the download site: {} when nothing was ever sent.
+
+    Opened with `mode=ro`, so a reader never creates the file or takes a write lock; WAL lets it read while a
+    sender writes."""
+    if not path.is_file():
+        return {}
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+    try:
+        rows = db.execute("SELECT version, address, status, attempts, last_error, sent_at, message_id FROM "
+                          "deliveries WHERE report=? AND edition=? ORDER BY version, address",
+                          (report, edition)).fetchall()
+    finally:
+        db.close()
+    found: dict[str, list[DeliveryRecord]] = {}
+    for version, address, status, attempts, last_error, sent_at, message_id in rows:
+        found.setdefault(version, []).append(DeliveryRecord(
+            address=address, status=status, attempts=attempts, last_error=last_error,
+            sent_at=datetime.fromisoformat(sent_at) if sent_at else None, message_id=message_id))
+    return found
