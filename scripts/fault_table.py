@@ -23,8 +23,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = PROJECT_ROOT / "docs" / "faults.md"
-TEST_FILES = ("tests/test_bad_input.py", "tests/test_properties.py", "tests/test_hostile_content.py",
-              "tests/test_faults.py", "tests/test_build_integrity.py")
+TEST_FILES = ("tests/sources/test_bad_input.py", "tests/sources/test_properties.py", "tests/sources/test_hostile_content.py",
+              "tests/builds/test_faults.py", "tests/builds/test_build_integrity.py")
 AREAS = {
     "bad input": "Bad input: broken sources and how the build refuses them",
     "hostile content": "Hostile content: markup, script and fetches from data",
@@ -82,9 +82,9 @@ def render(found: list[dict[str, str]]) -> str:
         "column is the message the test observed, word for word. Do not edit by hand; run "
         "`.venv/bin/python scripts/fault_table.py`. Temporary folders show as `<tmp>`, the font folder as `<fonts>`.",
         "",
-        "The corpus of broken sources is `tests/bad_inputs/` (one folder per case, with `case.toml` saying what the "
+        "The corpus of broken sources is `tests/sources/bad_inputs/` (one folder per case, with `case.toml` saying what the "
         "user must be told); the other cases are written as code in the tests. "
-        "`tests/test_properties.py` adds property-based runs (random bytes, awkward tables, edited copies of the "
+        "`tests/sources/test_properties.py` adds property-based runs (random bytes, awkward tables, edited copies of the "
         "real file) that must always end in a validated table or the project's own error.",
     ]
     for area, title in AREAS.items():

@@ -1,4 +1,4 @@
-"""The team deployment profile, started for real on this machine: shared by tests/test_team_profile.py and
+"""The team deployment profile, started for real on this machine: shared by tests/deploy/test_team_profile.py and
 benchmarks/backfill.py. Not collected by pytest itself.
 
 - :func:`postgres_server`: a PostgreSQL server from Debian's package (``/usr/lib/postgresql/<major>/bin``) with a

@@ -18,12 +18,12 @@ from pathlib import Path
 import fsspec
 import pytest
 from upath import UPath
-from webhelpers import PROJECT_ROOT, fingerprint, publish_text, sha256, tiny_pdf
 
 from pipeline.lib import atomic, storage
 from pipeline.lib import publish as publish_module
 from pipeline.lib.publish import PublishError, editions, get_version, history, latest, publish
 from pipeline.lib.storage import ARCHIVE_URL_ENV, archive_location, as_archive_root, is_object_store, write_object
+from tests.webhelpers import PROJECT_ROOT, fingerprint, publish_text, sha256, tiny_pdf
 
 EDITION = "xiaomi-ecosystem-2025h1"
 
@@ -337,7 +337,7 @@ STALLING_PUBLISHER = textwrap.dedent(
 def test_kill_9_during_a_file_url_publish_leaves_the_previous_version(tmp_path: Path, stage: str) -> None:
     root = UPath((tmp_path / "archive").as_uri())
     before = publish_text(root, EDITION, "上一版")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(PROJECT_ROOT)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(PROJECT_ROOT)])}
     proc = subprocess.Popen([sys.executable, "-c", STALLING_PUBLISHER, str(root), stage], cwd=PROJECT_ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

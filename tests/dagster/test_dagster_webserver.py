@@ -26,7 +26,7 @@ from dagster_graphql import DagsterGraphQLClient
 from tests.conftest import REPORT, archive_of, copy_edition
 from tests.team_stack import WORKSPACE, stop_group
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).parent / "dagster"
 LOCATION = "strategy_report"
 REPOSITORY = "__repository__"

@@ -38,7 +38,7 @@ from tests.conftest import (
     materialize_edition,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_FILES = ("edition.toml", "metrics.csv", "references.csv")
 #: A heading two levels below its section's: PDF/UA-1 forbids skipping heading levels.
 HEADING_SKIP = '<h5 id="skipped">跳级的标题</h5>'

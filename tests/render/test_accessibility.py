@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webhelpers import CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, FilledArchive, fill_archive, running_server
 
 from tests.conftest import NAMES
+from tests.webhelpers import CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, FilledArchive, fill_archive, running_server
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)

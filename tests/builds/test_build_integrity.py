@@ -24,9 +24,9 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.lib.pdf_facts import read_pdf
 from pipeline.lib.publish import history, latest
 from pipeline.lib.sources import read_edition
+from tests.builds.test_faults import cli_env, evidence, run_build, templates
 from tests.conftest import DEFAULT_EDITION, REAL, REPORT, archive_of, copy_edition, edition_folder
-from tests.test_dagster_webserver import ADD_PARTITION, LOCATION, REPOSITORY, TERMINAL, dagster_ui  # noqa: F401
-from tests.test_faults import cli_env, evidence, run_build, templates
+from tests.dagster.test_dagster_webserver import ADD_PARTITION, LOCATION, REPOSITORY, TERMINAL, dagster_ui  # noqa: F401
 
 EDITION = DEFAULT_EDITION
 SHARE_ROW = "smartphone_global_share,小米集团,2024,14,percent"

@@ -25,7 +25,7 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._core.instance.ref import InstanceRef
 from dagster._serdes.config_class import class_from_code_pointer
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = PROJECT_ROOT / "deploy" / "cluster"
 TEAM = PROJECT_ROOT / "deploy" / "team"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from webhelpers import PROJECT_ROOT, TITLE, fingerprint, publish_text, server_env, sha256, tiny_pdf
 
 from pipeline.lib.errors import ReportError
 from pipeline.lib.publish import (
@@ -26,6 +25,7 @@ from pipeline.lib.publish import (
     latest,
     publish,
 )
+from tests.webhelpers import PROJECT_ROOT, TITLE, fingerprint, publish_text, server_env, sha256, tiny_pdf
 
 EDITION = "xiaomi-ecosystem-2025h1"
 
@@ -248,7 +248,7 @@ STALLING_PUBLISHER = textwrap.dedent(
 
 def child_env() -> dict[str, str]:
     env = server_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env["PYTHONPATH"]])
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env["PYTHONPATH"]])
     return env
 
 

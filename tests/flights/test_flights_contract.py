@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.lib.errors import Problem
 
-REPORT = Path(__file__).resolve().parent.parent / "templates" / "nyc-flights"
+REPORT = Path(__file__).resolve().parents[2] / "templates" / "nyc-flights"
 
 
 def _load(name: str) -> ModuleType:

@@ -1,7 +1,7 @@
 """Issue 6, bad input: every broken source gives one clear message naming file, row, column and rule, with every
 problem of the edition at once; the CLI and the Dagster check show the same message, and nothing is published.
 
-Two kinds of cases: the corpus in tests/bad_inputs/ (each folder holds the files that replace the real edition's,
+Two kinds of cases: the corpus in tests/sources/bad_inputs/ (each folder holds the files that replace the real edition's,
 and case.toml says what the user must be told), and byte-level mutations of a copy of the real edition (encodings,
 line ends, links, sizes) that are clearer as code than as files."""
 

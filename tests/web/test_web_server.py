@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from webhelpers import SECRET, TITLE, FilledArchive, fill_archive, get, publish_text, running_server, sha256
 
 from pipeline.lib.publish import PublishError
 from pipeline.lib.urls import (
@@ -27,6 +26,7 @@ from pipeline.lib.urls import (
     report_url,
 )
 from pipeline.web.files import content_disposition, display_filename
+from tests.webhelpers import SECRET, TITLE, FilledArchive, fill_archive, get, publish_text, running_server, sha256
 
 
 @pytest.fixture(scope="module")
