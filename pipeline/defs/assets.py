@@ -28,6 +28,7 @@ from dagster import (
     MetadataValue,
     Output,
     TableColumn,
+    TableRecord,
     TableSchema,
     asset,
     define_asset_job,
@@ -35,9 +36,9 @@ from dagster import (
 
 if TYPE_CHECKING:  # the type define_asset_job returns; Dagster exports it only from its internals
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+import pandas as pd
 from pypdf import PdfReader
 
-from pipeline.defs import markdown
 from pipeline.defs.partitions import names
 from pipeline.defs.progress import NOTE
 from pipeline.defs.resources import ReportSettings
@@ -59,9 +60,10 @@ from pipeline.lib import (
 )
 from pipeline.lib.charts import RenderedChart, build_charts
 from pipeline.lib.code_version import modules_version
+from pipeline.lib.formatting import locale_for
 from pipeline.lib.report_def import Report
 from pipeline.lib.sources import EditionSources, read_edition
-from pipeline.lib.validate import SCHEMA_VERSION, ValidatedEdition, validate_edition
+from pipeline.lib.validate import COLUMN_DESCRIPTIONS, SCHEMA_VERSION, ValidatedEdition, validate_edition
 
 OWNERS = ["team:strategy-research"]
 
@@ -71,6 +73,25 @@ ROW_COUNT = "dagster/row_count"
 COLUMN_SCHEMA = "dagster/column_schema"
 
 
+
+
+def figures_table(figures: pd.DataFrame, language: str) -> MetadataValue:
+    """Figures as the report prints them (its units and periods: 2,800亿, 14%, 2025年上半年), with the raw value
+    and, for a derived figure, its formula: the table an analyst reads in the catalog."""
+    locale = locale_for(language)
+    records = [TableRecord({
+        "figure": r["metric_id"], "label": r["label"], "period": locale.period_label(r["period"]),
+        "value": locale.figure_text(r["value"], r["unit"], r["qualifier"] or ""), "raw_value": float(r["value"]),
+        "unit": r["unit"], "formula": r["formula"] or ""}) for r in figures.to_dict(orient="records")]
+    return MetadataValue.table(records=records, schema=TableSchema(columns=[
+        TableColumn("figure", "string", description="the figure's id"),
+        TableColumn("label", "string"),
+        TableColumn("period", "string", description="as the report writes it"),
+        TableColumn("value", "string", description="as the report prints it, in its unit"),
+        TableColumn("raw_value", "float", description="the number computed, before formatting"),
+        TableColumn("unit", "string", description="pipeline.lib.units id"),
+        TableColumn("formula", "string", description="for a derived figure: what was computed"),
+    ]))
 
 
 def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list[AssetsDefinition]:
@@ -115,9 +136,10 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
             validated,
             metadata={
                 ROW_COUNT: len(validated.metrics),
-                COLUMN_SCHEMA: MetadataValue.table_schema(TableSchema(
-                    columns=[TableColumn(str(name), str(dtype)) for name, dtype in validated.metrics.dtypes.items()])),
-                "row_count": len(validated.metrics),
+                COLUMN_SCHEMA: MetadataValue.table_schema(TableSchema(columns=[
+                TableColumn(str(name), str(dtype), description=COLUMN_DESCRIPTIONS.get(str(name)))
+                for name, dtype in validated.metrics.dtypes.items()])),
+            "row_count": len(validated.metrics),
                 "reference_count": len(validated.references),
                 "schema_version": SCHEMA_VERSION,
                 "units": MetadataValue.json(validated.metrics["unit"].value_counts().to_dict()),
@@ -134,14 +156,12 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
     def report_figures(validated_metrics: ValidatedEdition) -> Output[core.Analysis]:
         analysis = core.analyse(report, validated_metrics)
         derived = analysis.figures[analysis.figures["derived"]]
-        rows = [{"KPI": r["metric_id"], "期间": r["period"], "数值": f"{r['value']:.4g}", "公式": r["formula"]}
-                for r in derived.to_dict(orient="records")]
         return Output(analysis, metadata={
             ROW_COUNT: len(analysis.figures),
             "schema_version": SCHEMA_VERSION,
             "kpi_count": len(derived),
             "figure_count": len(analysis.figures),
-            "kpis": MetadataValue.md(markdown.table(rows, ["KPI", "期间", "数值", "公式"])),
+            "kpis": figures_table(derived, report.language),
             "skipped_kpis": MetadataValue.json(analysis.skipped_kpis),
             "inconsistencies": sum(not f.passed for f in analysis.findings),
         })

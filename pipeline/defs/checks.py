@@ -20,6 +20,9 @@ from dagster import (
     DynamicPartitionsDefinition,
     MetadataValue,
     PreviewWarning,
+    TableColumn,
+    TableRecord,
+    TableSchema,
     asset_check,
     multi_asset_check,
 )
@@ -38,8 +41,15 @@ from pipeline.lib.validate import SCHEMA_VERSION, validate_edition
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", PreviewWarning)
 
 
-def problems_markdown(error: SourceDataError) -> str:
-    return markdown.table([p.as_dict() for p in error.problems], ["file", "row", "column", "rule", "value"])
+def problems_table(error: SourceDataError) -> MetadataValue:
+    """Every failing cell as a table the check's page shows as it is (Markdown hides behind a click)."""
+    columns = [("file", "the edition file"), ("row", "its line in the file; header = 1"), ("column", ""),
+               ("rule", "the contract rule it breaks"), ("value", "what the cell holds")]
+    return MetadataValue.table(
+        records=[TableRecord({k: "" if v is None else str(v) for k, v in p.as_dict().items()})
+                 for p in error.problems],
+        schema=TableSchema(columns=[TableColumn(name, "string", description=text or None)
+                                    for name, text in columns]))
 
 
 def report_checks(report: Report, assets: Sequence[AssetsDefinition],
@@ -63,7 +73,7 @@ def report_checks(report: Report, assets: Sequence[AssetsDefinition],
                 severity=AssetCheckSeverity.ERROR,
                 description=str(error),
                 metadata={"problem_count": len(error.problems), "schema_version": SCHEMA_VERSION,
-                          "problems": MetadataValue.md(problems_markdown(error)),
+                          "problems": problems_table(error),
                           "problems_json": MetadataValue.json([p.as_dict() for p in error.problems])},
             )
         return AssetCheckResult(passed=True, metadata={"row_count": len(validated.metrics),

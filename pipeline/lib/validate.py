@@ -109,10 +109,29 @@ def _text_rule(text: str) -> str | None:
 TEXT_CHECKS = _rules(_text_rule, CONTROL_RULE, REPLACEMENT_RULE)
 
 
+#: What each column of the data contract holds, in the words the Dagster catalog shows beside the column.
+COLUMN_DESCRIPTIONS = {
+    "metric_id": "the figure's id (snake_case), the name templates and formulas use",
+    "entity": "who the figure is about",
+    "period": "the period it covers: YYYY, YYYYH1/H2, YYYYQ1-Q4, or undated",
+    "value": "the number as the source states it, in its unit",
+    "unit": "the unit (pipeline.lib.units): what the value counts and how it is printed",
+    "qualifier": "how the source qualifies the value (about, over, up to), if it does",
+    "label": "the figure's name as the report prints it",
+    "source_ref": "the source_id in references.csv the figure is cited from",
+    "locator": "where in the source (page, section, table)",
+    "note": "a remark printed with the figure",
+    "source_id": "the id rows of metrics.csv cite",
+    "title": "the source's title",
+    "publisher": "who published it",
+    "date": "when it was published",
+}
+
+
 def _column(name: str, *checks: pa.Check, required: bool) -> pa.Column:
     """A string column; required columns need a value in every row. Every column refuses control characters."""
     first = [pa.Check.str_length(min_value=1, error=REQUIRED_RULE)] if required else []
-    return pa.Column(str, [*first, *checks, *TEXT_CHECKS], name=name)
+    return pa.Column(str, [*first, *checks, *TEXT_CHECKS], name=name, description=COLUMN_DESCRIPTIONS.get(name))
 
 
 def _one_of(allowed: set[str], rule: str) -> pa.Check:

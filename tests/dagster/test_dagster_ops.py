@@ -80,11 +80,6 @@ def touch_metric(folder: Path, old: str, new: str) -> None:
     csv.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def markdown_cells(line: str) -> list[str]:
-    """The cells of one Markdown table row; an escaped pipe (\\|) stays inside its cell."""
-    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
-
-
 # --- the code location ------------------------------------------------------------------------------------------
 
 
@@ -152,10 +147,18 @@ def test_temporary_edition_materializes_as_its_own_partition_with_analyst_metada
     columns = [c.name for c in meta["validated_metrics"]["dagster/column_schema"].value.columns]
     assert {"metric_id", "period", "value", "unit"} <= set(columns)
 
-    kpis = meta["report_figures"]["kpis"].value.strip().splitlines()
-    assert markdown_cells(kpis[0]) == ["KPI", "期间", "数值", "公式"]
-    assert len(kpis) - 2 == meta["report_figures"]["kpi_count"].value > 0
-    assert all(len(markdown_cells(line)) == 4 for line in kpis[2:])
+    kpis = meta["report_figures"]["kpis"].value  # a table in the report's own formatting, not 6e+01
+    assert [c.name for c in kpis.schema.columns] == ["figure", "label", "period", "value", "raw_value", "unit",
+                                                      "formula"]
+    assert len(kpis.records) == meta["report_figures"]["kpi_count"].value > 0
+    progress = next(r.data for r in kpis.records if r.data["figure"] == "su7_target_progress")
+    assert progress == {"figure": "su7_target_progress", "label": "小米SU7上半年交付占全年目标的比例",
+                        "period": "2025年上半年", "value": "60%", "raw_value": 60.0, "unit": "percent",
+                        "formula": "su7_deliveries ÷ su7_delivery_target × 100"}
+    revenue = next(r.data for r in kpis.records if r.data["figure"] == "group_revenue_prior")
+    assert (revenue["period"], revenue["value"]) == ("2023年", "2592.6亿元")  # 2800亿 ÷ 1.08
+    described = {c.name: c.description for c in meta["validated_metrics"]["dagster/column_schema"].value.columns}
+    assert described["period"] == "the period it covers: YYYY, YYYYH1/H2, YYYYQ1-Q4, or undated"
     specs = meta["report_charts"]["specs"].value
     assert len(specs) == meta["report_charts"]["chart_count"].value > 0
     assert all(isinstance(spec, dict) and spec for spec in specs.values())
@@ -222,10 +225,12 @@ def test_failing_blocking_check_stops_the_report_and_lists_failing_rows(tmp_path
     assert all(set(p) >= {"file", "row", "column", "rule"} and p["rule"] for p in problems)
     assert {("metrics.csv", 2, "value"), ("metrics.csv", 4, "unit")} <= {(p["file"], p["row"], p["column"])
                                                                          for p in problems}
-    table = evaluation.metadata["problems"].value.strip().splitlines()
-    assert markdown_cells(table[0]) == ["file", "row", "column", "rule", "value"]
-    assert len(table) - 2 == len(problems)
-    assert all(len(markdown_cells(line)) == 5 for line in table[2:]), table
+    table = evaluation.metadata["problems"].value  # shown as a table on the check's page
+    assert [c.name for c in table.schema.columns] == ["file", "row", "column", "rule", "value"]
+    assert len(table.records) == len(problems)
+    assert {("metrics.csv", "2", "value"), ("metrics.csv", "4", "unit")} <= {
+        (r.data["file"], r.data["row"], r.data["column"]) for r in table.records}
+    assert any(r.data["value"] == "dev|ices" for r in table.records)  # a pipe in a cell stays in its cell
 
     # Blocking: the report steps never start (without blocking=True validated_metrics would start and fail).
     started = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
