@@ -209,6 +209,30 @@ def editions(folder: Path) -> int:
     return 0
 
 
+def remove_edition(folder: Path, edition: str) -> int:
+    """Delete an edition's Dagster partition, and say what stays: its run history and its published versions."""
+    from pipeline.defs.partitions import names
+    from pipeline.lib.publish import history
+    from pipeline.lib.report_def import load_report
+    from pipeline.lib.storage import archive_location
+
+    paths = Paths.from_env(folder)
+    partitions = names(load_report(folder)).editions
+    instance = _instance()
+    if not instance.has_dynamic_partition(partitions, edition):
+        known = ", ".join(instance.get_dynamic_partitions(partitions)) or "none"
+        raise ReportError(f"{edition!r} is not an edition of {paths.report_id} in Dagster (editions: {known})")
+    instance.delete_dynamic_partition(partitions, edition)
+    published = len(history(archive_location(paths.reports, report=paths.report_id), edition))
+    folder_state = ("still exists: the sources sensor registers it again on its next tick unless you move it"
+                    if (paths.sources / edition).is_dir() else "does not exist")
+    print(f"removed edition {edition} of {paths.report_id} from Dagster's partitions.")
+    print("  its runs and materializations stay in the run history (the UI no longer lists it as a partition);")
+    print(f"  its {published} published version(s) stay in the archive, and the download site keeps serving them;")
+    print(f"  its sources folder {paths.sources / edition} {folder_state}.")
+    return 0
+
+
 def _report_folder(name: str | None) -> Path:
     """The folder of the report named on the command line, else of the default report (REPORT, or the only one)."""
     if not name:
@@ -271,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--edition", help="edition folder in sources/<report>/ (default: the report's default "
                                            "edition)")
         sub.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step log")
-    commands.add_parser("editions", help="list the edition folders of a report in sources/<report>/").add_argument(
-        "--report", help=report_help)
+    sub = commands.add_parser("editions", help="list the edition folders of a report in sources/<report>/, or "
+                                               "`remove E`: delete edition E's Dagster partition")
+    sub.add_argument("--report", help=report_help)
+    sub.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
+    sub.add_argument("name", nargs="?", help="the edition to remove")
     commands.add_parser("reports", help="list the reports in templates/ with their default editions and editions")
     sub = commands.add_parser("verify", help="check a report PDF: conformance, archive sha256, rebuild from its "
                                              "embedded sources")
@@ -289,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
             code = reports()
         elif args.command == "verify":
             code = verify(args.file)
+        elif args.action == "remove":
+            if not args.name:
+                raise ReportError("editions remove: name the edition to remove")
+            code = remove_edition(_report_folder(args.report), args.name)
         else:
             code = editions(_report_folder(args.report))
         sys.stdout.flush()  # here, so that a reader that left (`| head -1`) is handled below, not at exit

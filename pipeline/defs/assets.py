@@ -67,6 +67,8 @@ from pipeline.lib.validate import COLUMN_DESCRIPTIONS, SCHEMA_VERSION, Validated
 
 OWNERS = ["team:strategy-research"]
 
+#: Why a run was started: manual (the UI's job page, the CLI), new-edition, sources-changed, schedule.
+TRIGGER_TAG = "report/trigger"
 #: The metadata key the Dagster UI shows as an asset's row count.
 ROW_COUNT = "dagster/row_count"
 #: The metadata key the Dagster UI shows as an asset's columns.
@@ -252,6 +254,8 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
 def report_job(report: Report) -> "UnresolvedAssetJobDefinition":
     """One edition of `report`: its whole lineage with its checks (the assets of its group)."""
     return define_asset_job(
-        names(report).job, selection=f"group:{names(report).key}", tags={"report/id": report.report_id},
+        names(report).job, selection=f"group:{names(report).key}",
+        # A launch from the job's page is a person's; the sensor and the schedule replace the trigger tag.
+        tags={"report/id": report.report_id, TRIGGER_TAG: "manual"},
         description=f"Build one edition of {report.report_id}: validate, compute, chart, render, publish.",
     )

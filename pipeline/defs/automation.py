@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
     DagsterInvalidDefinitionError,
     DynamicPartitionsDefinition,
     RunRequest,
@@ -43,6 +46,7 @@ from dagster import (
 if TYPE_CHECKING:  # the type define_asset_job returns; Dagster exports it only from its internals
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from pipeline.defs.assets import TRIGGER_TAG
 from pipeline.defs.partitions import names
 from pipeline.defs.resources import ReportSettings
 from pipeline.lib.errors import SourceDataError
@@ -109,7 +113,7 @@ def report_schedule(report: Report, job: "UnresolvedAssetJobDefinition", edition
             return SkipReason(f"the latest edition '{edition}' is not a partition yet: turn on "
                               f"{names(report).sensor}, which registers and builds new folders, or run "
                               f"`python -m pipeline build --edition {edition}`")
-        return RunRequest(partition_key=edition, tags={"report/trigger": "schedule"})
+        return RunRequest(partition_key=edition, tags={TRIGGER_TAG: "schedule"})
 
     try:
         return schedule(
@@ -135,6 +139,16 @@ def read_cursor(cursor: str | None) -> dict[str, str]:
     if not isinstance(seen, dict):
         return {}
     return {str(k): str(v) for k, v in seen.items()}
+
+
+def built_fingerprint(instance: DagsterInstance, source_key: AssetKey, edition: str) -> str | None:
+    """The fingerprint of the files the edition's latest build read (its source_tables materialization), if any."""
+    found = instance.fetch_materializations(AssetRecordsFilter(asset_key=source_key, asset_partitions=[edition]),
+                                            limit=1).records
+    if not found or found[0].asset_materialization is None:
+        return None
+    value = found[0].asset_materialization.metadata.get("fingerprint")
+    return str(value.value) if value is not None else None
 
 
 def run_key(edition: str, previous: str | None, current: str) -> str:
@@ -164,11 +178,16 @@ def report_sensor(report: Report, job: "UnresolvedAssetJobDefinition",
 
         registered = set(context.instance.get_dynamic_partitions(cast(str, editions.name)))
         new_partitions = [name for name in current if name not in registered]
+        source_key = AssetKey([names(report).key, "source_tables"])
         requests = [
             RunRequest(partition_key=name, run_key=run_key(name, seen.get(name), digest),
-                       tags={"report/trigger": "sources-changed" if name in seen else "new-edition"})
+                       tags={TRIGGER_TAG: "new-edition" if name not in registered else "sources-changed"})
             for name, digest in current.items()
             if seen.get(name) != digest
+            # A first look (empty cursor, e.g. the sensor just turned on) at an edition already built from exactly
+            # these files is no news: nothing to rebuild.
+            and not (name not in seen and name in registered
+                     and built_fingerprint(context.instance, source_key, name) == digest)
         ]
         # The cursor keeps only existing folders: a folder removed and later restored is built again.
         cursor = json.dumps(current, sort_keys=True)

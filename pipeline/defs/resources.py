@@ -8,15 +8,20 @@ Every step needs this resource, so it is also where a run claims its edition: fo
 edition's build lock and names its process in the run's tags (see `pipeline.defs.runs`)."""
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from pathlib import Path
 
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import AssetKey, ConfigurableResource, InitResourceContext
 
-from pipeline.config import Paths, Roots
+from pipeline.config import Paths, Roots, report_folders
 from pipeline.defs import runs
+from pipeline.defs.partitions import names
 from pipeline.lib import locks
+from pipeline.lib.errors import ReportError
 from pipeline.lib.publish import build_lock_path
+from pipeline.lib.report_def import load_report
+from pipeline.lib.sources import list_editions
 from pipeline.lib.storage import ArchivePath, archive_location
 
 
@@ -53,6 +58,23 @@ class ReportSettings(ConfigurableResource):
 
         return self.download_base_url or download_base_url()
 
+    def missing_edition(self, job: str, selection: AbstractSet[AssetKey], edition: str) -> str | None:
+        """Why the run cannot build `edition` of the report it is for (its job, or its assets' key prefix): no
+        folder; None when it can, or when the run is not a report's."""
+        prefixes = {key.path[0] for key in selection}
+        for folder in report_folders():
+            report = load_report(folder)
+            if names(report).job != job and names(report).key not in prefixes:
+                continue
+            paths = self.paths(folder)
+            if not (paths.sources / edition).is_dir():
+                known = ", ".join(list_editions(paths.sources)) or "none"
+                return (f"edition {edition!r} of {report.report_id} has no folder {paths.sources / edition}: add "
+                        f"the folder (edition.toml, metrics.csv, references.csv), or remove the partition with "
+                        f"`python -m pipeline editions --report {folder.name} remove {edition}` (editions with a "
+                        f"folder: {known})")
+        return None
+
     @contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator["ReportSettings"]:
         """In a run of one edition: tag the run with this process, then hold the edition's build lock until the
@@ -68,6 +90,9 @@ class ReportSettings(ConfigurableResource):
             yield self
             return
         instance.add_run_tags(run.run_id, runs.process_tags())
+        missing = self.missing_edition(run.job_name, run.asset_selection or frozenset(), edition)
+        if missing:  # e.g. an edition added with the UI's "Add partition": say so before any step runs
+            raise ReportError(missing)
         lock = build_lock_path(archive_location(self.roots().reports), edition)
         if lock is None:  # an object store: the run queue keeps runs of one edition apart
             yield self

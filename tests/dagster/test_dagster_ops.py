@@ -21,6 +21,7 @@ from dagster import (
     build_sensor_context,
     instance_for_test,
 )
+from dagster._core.instance.ref import InstanceRef
 
 from pipeline.config import PROJECT_ROOT
 from pipeline.definitions import defs
@@ -453,3 +454,69 @@ def test_team_profile_is_valid_instance_config_with_postgres_credentials_from_th
     # Where the database is and who logs in come from the environment; no credential is written in the file.
     assert all(set(database[key]) == {"env"} for key in ("hostname", "db_name", "username", "password"))
     assert config["telemetry"] == {"enabled": False}
+
+
+# --- trigger tags, editions without a folder, removing an edition (what the UI's user meets) -------------------
+
+
+def test_the_sensor_does_not_rebuild_an_edition_already_built_from_the_same_files(tmp_path, instance):
+    """Turning the sensor on (empty cursor) over editions built before: no run for one built from these files,
+    a run tagged sources-changed for one whose files changed since, new-edition for a new folder."""
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    copy_edition(tmp_path, as_name="changed-2025h1")
+    instance.add_dynamic_partitions(PARTITIONS, [EDITION, "changed-2025h1"])
+    for edition in (EDITION, "changed-2025h1"):
+        built = defs.resolve_job_def(JOB).execute_in_process(
+            partition_key=edition, instance=instance, resources={"settings": settings_for(sources, tmp_path / "r")})
+        assert built.success and built.dagster_run.tags["report/trigger"] == "manual"  # the job's own tag
+    metrics = edition_folder(sources, "changed-2025h1") / "metrics.csv"
+    metrics.write_text(metrics.read_text(encoding="utf-8").replace(",14,percent,", ",15,percent,", 1),
+                       encoding="utf-8")
+    shutil.copytree(edition_folder(sources, EDITION), edition_folder(sources, "new-2025h1"))
+
+    data = sensor_tick(instance, sources, None)
+
+    assert {r.partition_key: r.tags["report/trigger"] for r in data.run_requests} == {
+        "changed-2025h1": "sources-changed", "new-2025h1": "new-edition"}
+    assert sorted(json.loads(data.cursor)) == ["changed-2025h1", "new-2025h1", EDITION]
+
+
+def test_an_edition_without_a_folder_fails_before_any_step_with_what_to_do(tmp_path, instance):
+    """What the UI's "Add partition" can create: a partition with no folder behind it."""
+    sources = copy_edition(tmp_path, as_name=EDITION)
+    instance.add_dynamic_partitions(PARTITIONS, ["typo-2025h1"])
+    result = defs.resolve_job_def(JOB).execute_in_process(
+        partition_key="typo-2025h1", instance=instance, raise_on_error=False,
+        resources={"settings": settings_for(sources, tmp_path / "reports")})
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_START]
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
+    text = str(failure.event_specific_data)
+    assert "edition 'typo-2025h1' of xiaomi-ecosystem has no folder" in text
+    assert "python -m pipeline editions --report xiaomi-ecosystem remove typo-2025h1" in text
+    assert f"editions with a folder: {EDITION}" in text
+
+
+def test_editions_remove_deletes_the_partition_and_says_what_stays(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "REPORT_SOURCES_DIR": str(copy_edition(tmp_path)),
+           "REPORT_OUTPUT_DIR": str(tmp_path / "reports")}
+    env.pop("REPORT_TEMPLATES_DIR", None)
+    cli = [sys.executable, "-m", "pipeline", "editions"]
+    built = subprocess.run([sys.executable, "-m", "pipeline", "build"], env=env, cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    removed = subprocess.run([*cli, "remove", REPORT.default_edition], env=env, cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.splitlines()[:3] == [
+        f"removed edition {REPORT.default_edition} of xiaomi-ecosystem from Dagster's partitions.",
+        "  its runs and materializations stay in the run history (the UI no longer lists it as a partition);",
+        "  its 1 published version(s) stay in the archive, and the download site keeps serving them;"]
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
+        assert instance.get_dynamic_partitions(PARTITIONS) == []
+    assert (archive_of(tmp_path / "reports") / REPORT.default_edition / "latest.json").is_file()
+    again = subprocess.run([*cli, "remove", REPORT.default_edition], env=env, cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1
+    assert again.stderr == (f"error: '{REPORT.default_edition}' is not an edition of xiaomi-ecosystem in Dagster "
+                            "(editions: none)\n")
