@@ -62,3 +62,19 @@ def edition_url(base_url: str, report: str, edition: str) -> str:
     """The page listing every version of an edition."""
     check_edition(edition)
     return f"{report_url(base_url, report)}/editions/{edition}"
+
+
+def compare_url(base_url: str, report: str, edition: str, before: str, after: str, changed_only: bool = False) -> str:
+    """The page comparing two versions of one edition, figure by figure (``changed_only``: moved, added and
+    removed figures only)."""
+    check_edition(edition)
+    version_number(before)
+    version_number(after)
+    return f"{report_url(base_url, report)}/compare/{edition}/{before}/{after}" + ("?changed=1" if changed_only else "")
+
+
+def compare_editions_url(base_url: str, report: str, before: str, after: str, changed_only: bool = False) -> str:
+    """The page comparing the latest versions of two editions, each metric's latest period against the other's."""
+    check_edition(before)
+    check_edition(after)
+    return f"{report_url(base_url, report)}/compare-editions/{before}/{after}" + ("?changed=1" if changed_only else "")

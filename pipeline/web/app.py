@@ -7,11 +7,13 @@ version, file name), never from a path taken from the request, and every file is
 to be inside the archive before it is served. Anything else is a 404, logged on the "pipeline.web" logger.
 
 This module is the routing: the handlers and the 404 page. Files go out through pipeline.web.files (the
-archive check, ETag, 304, Content-Disposition); the pages are templates rendered by pipeline.web.pages.
+archive check, ETag, 304, Content-Disposition); the pages are templates rendered by pipeline.web.pages; the
+compare pages' rows come from pipeline.web.compare (the engine is pipeline.lib.changes).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import sqlite3
@@ -24,6 +26,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pipeline.lib.changes.compare import Key, compare
+from pipeline.lib.changes.predecessor import previous_edition
+from pipeline.lib.changes.snapshot import FigureValue
 from pipeline.lib.deliver import LEDGER_FILE, mask_address, read_deliveries
 from pipeline.lib.publish import (
     EDITION_PATTERN,
@@ -34,9 +39,11 @@ from pipeline.lib.publish import (
     history,
     is_inside,
     latest,
+    load_figures,
 )
+from pipeline.web import compare as compare_rows
 from pipeline.web.files import LATEST_CACHE, VERSIONED_CACHE, serve_archived
-from pipeline.web.pages import EDITION, INDEX, NOT_FOUND, Pages
+from pipeline.web.pages import COMPARE, EDITION, INDEX, NOT_FOUND, Pages
 
 log = logging.getLogger("pipeline.web")
 
@@ -115,7 +122,30 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
         sent = {version: [(mask_address(r.address), r.sent_at) for r in records if r.status == "sent"]
                 for version, records in delivered.items()}
         return _page(pages, EDITION, request, site, report=report, edition=name, versions=versions,
-                     latest=versions[0], delivered=sent)
+                     latest=versions[0], delivered=sent, against_previous=_against_previous(archive, versions),
+                     previous_edition=previous_edition(archive, name))
+
+    def compare_versions(request: Request) -> Response:
+        report, name, a, b = (request.path_params[k] for k in ("report", "edition", "a", "b"))
+        archive = site.archive(report)
+        before, after = _version_or_404(archive, name, a), _version_or_404(archive, name, b)
+        return _compare_page(request, report, archive, before, after, "same_period")
+
+    def compare_editions(request: Request) -> Response:
+        report, a, b = (request.path_params[k] for k in ("report", "edition_a", "edition_b"))
+        archive = site.archive(report)
+        before, after = _latest_or_404(archive, a), _latest_or_404(archive, b)
+        return _compare_page(request, report, archive, before, after, "latest")
+
+    def _compare_page(request: Request, report: str, archive: Path, before: PublishedVersion,
+                      after: PublishedVersion, key: Key) -> Response:
+        changed_only = request.query_params.get("changed") == "1"
+        old, new = compare_rows.figures_or_none(archive, before), compare_rows.figures_or_none(archive, after)
+        changes = compare(old, new, key=key) if old is not None and new is not None else None
+        return _page(pages, COMPARE, request, site, report=report, before=before, after=after,
+                     editions=key == "latest", changed_only=changed_only, changes=changes,
+                     rows=compare_rows.rows(changes, changed_only=changed_only) if changes is not None else [],
+                     missing=[v for v, f in ((before, old), (after, new)) if f is None])
 
     def version_file(request: Request) -> Response:
         report, name, version, filename = (request.path_params[k] for k in ("report", "edition", "version",
@@ -166,6 +196,8 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
             Route("/{report}/editions/{edition}", edition_page, methods=["GET"]),
             Route("/{report}/editions/{edition}/{version}/{filename}", version_file, methods=["GET"]),
             Route("/{report}/latest/{filename}", latest_file, methods=["GET"]),
+            Route("/{report}/compare/{edition}/{a}/{b}", compare_versions, methods=["GET"]),
+            Route("/{report}/compare-editions/{edition_a}/{edition_b}", compare_editions, methods=["GET"]),
         ],
         exception_handlers={404: not_found},
     )
@@ -179,6 +211,45 @@ def _versions_or_404(archive: Path, edition: str) -> list[PublishedVersion]:
     if not versions:
         raise HTTPException(404, detail=f"edition {edition} has no published version")
     return versions
+
+
+def _version_or_404(archive: Path, edition: str, version: str) -> PublishedVersion:
+    """One committed version; a name that is no edition or version id, or no such version, is a 404."""
+    try:
+        return get_version(archive, edition, version)
+    except PublishError as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+
+
+def _latest_or_404(archive: Path, edition: str) -> PublishedVersion:
+    try:
+        found = latest(archive, edition)
+    except PublishError as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+    if found is None:
+        raise HTTPException(404, detail=f"edition {edition} has no published version")
+    return found
+
+
+def _against_previous(archive: Path, versions: list[PublishedVersion]) -> dict[str, dict[str, object]]:
+    """For each version (newest first) whose snapshot and the one of the version before it both exist: that
+    version and how many figures moved, were added, were removed. A snapshot that cannot be read is logged and
+    left out, so the page still lists every version."""
+    figures: dict[str, list[FigureValue] | None] = {}
+    for v in versions:
+        try:
+            figures[v.version] = load_figures(archive, v.edition, v.version)
+        except PublishError as exc:
+            log.error("figures of %s/%s cannot be read: %s", v.edition, v.version, exc)
+            figures[v.version] = None
+    found: dict[str, dict[str, object]] = {}
+    for newer, older in itertools.pairwise(versions):
+        a, b = figures[older.version], figures[newer.version]
+        if a is not None and b is not None:
+            changes = compare(a, b, key="same_period")
+            found[newer.version] = {"previous": older.version, "count": changes.count, "added": len(changes.added),
+                                    "removed": len(changes.removed)}
+    return found
 
 
 def _page(

@@ -1,4 +1,4 @@
-"""The site's own pages (the list of editions, one edition's versions, the 404), rendered from the Jinja
+"""The site's own pages (the list of editions, one edition's versions, the compare pages, the 404), rendered from the Jinja
 templates in pipeline/web/templates/: ``layout.html.j2`` holds what every page shares (head, style, the link
 back to the list), the others extend it.
 
@@ -10,13 +10,21 @@ from __future__ import annotations
 import jinja2
 from starlette.responses import HTMLResponse
 
-from pipeline.lib.urls import download_url, edition_url, html_url, latest_url
+from pipeline.lib.urls import (
+    compare_editions_url,
+    compare_url,
+    download_url,
+    edition_url,
+    html_url,
+    latest_url,
+)
 
 #: Our own pages load nothing from anywhere; the favicon is an inline data: URL so browsers don't ask.
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 INDEX = "index.html.j2"
 EDITION = "edition.html.j2"
+COMPARE = "compare.html.j2"
 NOT_FOUND = "404.html.j2"
 
 
@@ -36,6 +44,8 @@ class Pages:
             html_url=html_url,
             latest_url=latest_url,
             edition_url=edition_url,
+            compare_url=compare_url,
+            compare_editions_url=compare_editions_url,
         )
 
     def response(

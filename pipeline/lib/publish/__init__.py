@@ -9,7 +9,7 @@ the commit point. Until it happens readers see the previous version only, and wh
 behind is ignored by readers and deleted by the next publish. The package is split by job:
 
 - :mod:`.archive`: the layout, names, manifest format and reader rules, and the reading functions
-  (:func:`editions`, :func:`latest`, :func:`history`, :func:`get_version`);
+  (:func:`editions`, :func:`latest`, :func:`history`, :func:`get_version`, :func:`load_figures`);
 - :mod:`.local`: committing in a local folder (flock, staging folder, fsync, rename, ``os.replace`` of the pointer);
 - :mod:`.store`: committing on an object store (whole-object writes, pointer last, no flock);
 - here: :func:`publish`, which checks its inputs, picks one of the two backends, and runs the steps they share
@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 from pipeline.lib import storage
+from pipeline.lib.changes import snapshot
 from pipeline.lib.publish import local, store
 from pipeline.lib.publish.archive import (
     BUILDS_DIR,
@@ -52,6 +53,7 @@ from pipeline.lib.publish.archive import (
     is_inside,
     is_temp_name,
     latest,
+    load_figures,
     load_version,
     log,
     new_manifest,
@@ -87,6 +89,7 @@ __all__ = [
     "history",
     "html_name",
     "latest",
+    "load_figures",
     "pdf_name",
     "publish",
     "version_id",
@@ -121,11 +124,16 @@ def publish(
     keep: int = 10,
     now: datetime | None = None,
     title: str | None = None,
+    figures: bytes | None = None,
 ) -> PublishedVersion:
     """Publish one build of ``edition`` as its new latest version, atomically.
 
     If the latest version was built from the same data fingerprint and code version, nothing is written and
     that version is returned with ``reused=True``: a rebuild of identical inputs is not news to readers.
+    ``figures`` (a snapshot document, :func:`pipeline.lib.changes.snapshot.figures_json`) is stored as
+    ``figures.json`` beside the PDF, written before the manifest, which records its sha256. It takes no part in
+    that decision: the same data and code give the same figures, so a reused version keeps the snapshot it had
+    (none, if it was published before snapshots existed).
     After a successful publish only the newest ``keep`` versions are kept (the latest never goes).
 
     Who may publish an edition at the same time:
@@ -147,6 +155,8 @@ def publish(
     _check_inputs(pdf=pdf, html=html, pages=pages, fingerprint=fingerprint, code_version=code_version, keep=keep)
     if title is not None:
         _check_text("title", title)
+    if figures is not None:
+        _check_figures(figures)
     built_at = _utc_iso(now)
     folder = archive_root / edition
     if not is_inside(archive_root, folder):
@@ -167,9 +177,9 @@ def publish(
 
         version = next_version(archive_root, edition)
         manifest = new_manifest(edition, version, title=title, built_at=built_at, pdf=pdf, html=html, pages=pages,
-                                fingerprint=fingerprint, code_version=code_version)
+                                fingerprint=fingerprint, code_version=code_version, figures=figures)
         backend.commit(archive_root, edition, version, pdf=pdf, html=html, manifest=manifest,
-                       seen=current.version if current is not None else None)
+                       seen=current.version if current is not None else None, figures=figures)
         _prune(backend, archive_root, edition, keep)
         return load_version(archive_root, edition, version)
 
@@ -227,6 +237,16 @@ def _check_inputs(*, pdf: bytes, html: bytes, pages: int, fingerprint: str, code
     _check_text("code_version", code_version)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise PublishError(f"keep must be at least 1 (the latest version is always kept), got {keep!r}")
+
+
+def _check_figures(figures: object) -> None:
+    """Only a readable snapshot is published: a later comparison must never fail on what this publish wrote."""
+    if not isinstance(figures, bytes):
+        raise PublishError("figures must be the bytes of a figures document (snapshot.figures_json)")
+    try:
+        snapshot.from_json(figures)
+    except snapshot.SnapshotError as exc:
+        raise PublishError(f"figures: {exc}") from exc
 
 
 def _check_text(name: str, value: object) -> None:

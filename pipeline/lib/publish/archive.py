@@ -8,6 +8,7 @@ Layout under the archive root (the project's ``reports/`` folder, or an object-s
             v0001/
                 <edition>_v0001.pdf    file names carry edition and version, so a saved download keeps its meaning
                 <edition>_v0001.html
+                figures.json           the figures the version printed (optional; see pipeline.lib.changes)
                 manifest.json          what was built, when, from which data and code, and the PDF's sha256
         .lock                          flock'd by a publisher, so two publishes of one edition take turns
         .tmp-*  .trash-*               a publish or prune in progress (or killed): readers never look at dot names
@@ -41,6 +42,8 @@ from pathlib import Path
 from typing import cast
 
 from pipeline.lib import storage
+from pipeline.lib.changes import snapshot
+from pipeline.lib.changes.snapshot import FIGURES_NAME, FigureValue, SnapshotError
 from pipeline.lib.errors import ReportError
 from pipeline.lib.sources import EDITION_NAME
 from pipeline.lib.storage import ArchivePath
@@ -89,6 +92,9 @@ class PublishedVersion:
     title: str | None = None  # human title of the report (may be Chinese); names the downloaded file
     html_sha256: str = ""
     html_size: int = 0
+    #: The figures snapshot (figures.json) and its sha256; None / "" for versions published without one.
+    figures_path: ArchivePath | None = None
+    figures_sha256: str = ""
 
     @property
     def number(self) -> int:
@@ -141,10 +147,11 @@ def is_temp_name(name: str) -> bool:
 
 def new_manifest(
     edition: str, version: str, *, title: str | None, built_at: str, pdf: bytes, html: bytes, pages: int,
-    fingerprint: str, code_version: str,
+    fingerprint: str, code_version: str, figures: bytes | None = None,
 ) -> dict[str, object]:
-    """The manifest of a version about to be published (:func:`load_version` reads it back)."""
-    return {
+    """The manifest of a version about to be published (:func:`load_version` reads it back). With ``figures``, it
+    names the snapshot file and records its sha256; without, neither key is written, as before snapshots existed."""
+    manifest: dict[str, object] = {
         "format": MANIFEST_FORMAT,
         "edition": edition,
         "version": version,
@@ -160,6 +167,10 @@ def new_manifest(
         "html_sha256": hashlib.sha256(html).hexdigest(),
         "html_size": len(html),
     }
+    if figures is not None:
+        manifest["figures_file"] = FIGURES_NAME
+        manifest["figures_sha256"] = hashlib.sha256(figures).hexdigest()
+    return manifest
 
 
 def pointer_bytes(edition: str, version: str) -> bytes:
@@ -274,17 +285,19 @@ def load_version(archive_root: ArchivePath, edition: str, version: str) -> Publi
     manifest_path = folder / MANIFEST_NAME
     pdf_path = folder / pdf_name(edition, version)
     html_path = folder / html_name(edition, version)
-    for path in (manifest_path, pdf_path, html_path):
-        if not path.is_file():
-            raise PublishError(f"{path}: missing from published version {edition}/{version}")
-        if not is_inside(archive_root, path):
-            raise PublishError(f"{path}: leads outside the archive")
+    _check_published_files(archive_root, edition, version, (manifest_path, pdf_path, html_path))
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
         if (data["edition"], data["version"]) != (edition, version):
             raise PublishError(
                 f"{manifest_path}: describes {data['edition']}/{data['version']}, expected {edition}/{version}"
             )
+        figures_path = None
+        if data.get("figures_file") is not None:
+            if data["figures_file"] != FIGURES_NAME:
+                raise PublishError(f"{manifest_path}: names figures file {data['figures_file']!r}, not {FIGURES_NAME}")
+            figures_path = folder / FIGURES_NAME
+            _check_published_files(archive_root, edition, version, (figures_path,))
         return PublishedVersion(
             edition=edition,
             version=version,
@@ -300,9 +313,42 @@ def load_version(archive_root: ArchivePath, edition: str, version: str) -> Publi
             title=data["title"] if isinstance(data.get("title"), str) else None,
             html_sha256=str(data.get("html_sha256", "")),
             html_size=int(data.get("html_size", 0)),
+            figures_path=figures_path,
+            figures_sha256=str(data.get("figures_sha256", "")) if figures_path is not None else "",
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PublishError(f"{manifest_path}: unreadable manifest ({exc})") from exc
+
+
+def _check_published_files(archive_root: ArchivePath, edition: str, version: str, paths: tuple[ArchivePath, ...]
+                           ) -> None:
+    """Every file the manifest names must be there, and inside the archive, for the version to be readable."""
+    for path in paths:
+        if not path.is_file():
+            raise PublishError(f"{path}: missing from published version {edition}/{version}")
+        if not is_inside(archive_root, path):
+            raise PublishError(f"{path}: leads outside the archive")
+
+
+def load_figures(archive_root: ArchivePath | str, edition: str, version: str) -> list[FigureValue] | None:
+    """The figures one published version printed (its figures.json), or None for a version published without a
+    snapshot (before snapshots existed, or by a caller that passed none).
+
+    Raises PublishError if there is no such published version, or if the snapshot does not match the sha256 its
+    manifest recorded or cannot be read: comparing against damaged figures would report changes nobody made."""
+    found = get_version(archive_root, edition, version)
+    if found.figures_path is None:
+        return None
+    try:
+        data = found.figures_path.read_bytes()
+    except OSError as exc:
+        raise PublishError(f"{found.figures_path}: unreadable ({exc})") from exc
+    if hashlib.sha256(data).hexdigest() != found.figures_sha256:
+        raise PublishError(f"{found.figures_path}: does not match the sha256 in its manifest")
+    try:
+        return snapshot.from_json(data)
+    except SnapshotError as exc:
+        raise PublishError(f"{found.figures_path}: {exc}") from exc
 
 
 def version_dirs(edition_dir: ArchivePath) -> list[tuple[int, ArchivePath]]:

@@ -59,7 +59,7 @@ def edition_turn(folder: Path) -> AbstractContextManager[None]:
 
 def commit(
     archive_root: Path, edition: str, version: str, *, pdf: bytes, html: bytes, manifest: dict[str, object],
-    seen: str | None,
+    seen: str | None, figures: bytes | None = None,
 ) -> None:
     """Write the version beside the archive, move it in, then move the pointer (the commit).
 
@@ -80,6 +80,8 @@ def commit(
         mtime = datetime.fromisoformat(str(manifest["built_at"])).timestamp()
         _write_file(staging / str(manifest["pdf_file"]), pdf, mtime)
         _write_file(staging / str(manifest["html_file"]), html, mtime)
+        if figures is not None:
+            _write_file(staging / str(manifest["figures_file"]), figures, mtime)
         _write_file(staging / MANIFEST_NAME, json_bytes(manifest), mtime)
         atomic.fsync_dir(staging)
         os.rename(staging, folder / VERSIONS_DIR / version)

@@ -43,7 +43,7 @@ def edition_turn(folder: UPath) -> AbstractContextManager[None]:
 
 def commit(
     archive_root: UPath, edition: str, version: str, *, pdf: bytes, html: bytes, manifest: dict[str, object],
-    seen: str | None,
+    seen: str | None, figures: bytes | None = None,
 ) -> None:
     """Write the version's objects where they belong (readers ignore them, being numbered above the pointer), the
     manifest last, then the pointer (the commit). ``seen`` is the pointer's version when the publish began; if it
@@ -53,6 +53,8 @@ def commit(
     try:
         storage.write_object(target / str(manifest["pdf_file"]), pdf, exclusive=True)
         storage.write_object(target / str(manifest["html_file"]), html, exclusive=True)
+        if figures is not None:
+            storage.write_object(target / str(manifest["figures_file"]), figures, exclusive=True)
         storage.write_object(target / MANIFEST_NAME, json_bytes(manifest), exclusive=True)
         now_latest = read_pointer(archive_root, edition)
         if now_latest != seen:
