@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from upath import UPath
-from webhelpers import fingerprint, tiny_pdf
 
 from pipeline.lib.build import analyse
 from pipeline.lib.changes.compare import Change, Changes, compare
@@ -25,6 +24,7 @@ from pipeline.lib.publish import PublishError, load_figures, publish
 from pipeline.lib.sources import read_edition
 from pipeline.lib.validate import validate_edition
 from tests.conftest import REAL, REPORT
+from tests.webhelpers import fingerprint, tiny_pdf
 
 EDITION = "xiaomi-ecosystem-2025h1"
 WORDS = {"up": "rose", "down": "fell", "flat": "was unchanged"}

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from webhelpers import fingerprint, get, running_server, tiny_pdf
 
 from pipeline.lib.changes.snapshot import FigureValue, to_json
 from pipeline.lib.publish import publish
+from tests.webhelpers import fingerprint, get, running_server, tiny_pdf
 
 REPORT = "flights-report"
 LABELS = {"scheduled_flights": "计划航班", "delayed_share": "延误占比", "cancelled": "取消航班", "new_metric": "新指标",
