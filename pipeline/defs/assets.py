@@ -18,7 +18,7 @@ import json
 from io import BytesIO
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from dagster import (
     AssetExecutionContext,
@@ -58,11 +58,15 @@ from pipeline.lib import (
     units,
     validate,
 )
+from pipeline.lib.changes import plain
+from pipeline.lib.changes.snapshot import figure_values, to_json
+from pipeline.lib.changes.summary import ChangeSummary, summarize
 from pipeline.lib.charts import RenderedChart, build_charts
 from pipeline.lib.code_version import modules_version
 from pipeline.lib.formatting import locale_for
 from pipeline.lib.report_def import Report
 from pipeline.lib.sources import EditionSources, read_edition
+from pipeline.lib.urls import compare_editions_url, compare_url
 from pipeline.lib.validate import COLUMN_DESCRIPTIONS, SCHEMA_VERSION, ValidatedEdition, validate_edition
 
 OWNERS = ["team:strategy-research"]
@@ -94,6 +98,34 @@ def figures_table(figures: pd.DataFrame, language: str) -> MetadataValue:
         TableColumn("unit", "string", description="pipeline.lib.units id"),
         TableColumn("formula", "string", description="for a derived figure: what was computed"),
     ]))
+
+
+def change_metadata(summary: ChangeSummary | None, report: Report, base_url: str,
+                    version: publish.PublishedVersion) -> dict[str, Any]:  # Dagster's metadata values
+    """The change summary of a published version: counts, the largest changes in the report's formatting, and
+    the site's compare page."""
+    if summary is None:
+        return {"changes": "nothing to compare with (the first version with figures)"}
+    changes, locale = summary.changes, locale_for(report.language)
+    if summary.against == "version":
+        link = compare_url(base_url, report.report_id, version.edition, summary.version, version.version)
+    else:
+        link = compare_editions_url(base_url, report.report_id, summary.edition, version.edition)
+    rows = [TableRecord({
+        "figure": c.metric_id, "label": c.label, "before": locale.figure_text(c.before, c.unit),
+        "after": locale.figure_text(c.after, c.unit), "change": plain.percent(c.relative),
+        "period": locale.period_label(c.period_after)}) for c in changes.moved[:10]]
+    return {
+        "compared_with": f"{summary.edition} {summary.version}",
+        "figures_changed": changes.count, "figures_added": len(changes.added),
+        "figures_removed": len(changes.removed),
+        "top_changes": MetadataValue.table(records=rows, schema=TableSchema(columns=[
+            TableColumn("figure", "string"), TableColumn("label", "string"),
+            TableColumn("before", "string", description="in the report's formatting"),
+            TableColumn("after", "string"), TableColumn("change", "string", description="relative to before"),
+            TableColumn("period", "string")])),
+        "compare": MetadataValue.url(link),
+    }
 
 
 def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list[AssetsDefinition]:
@@ -164,6 +196,9 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
             "kpi_count": len(derived),
             "figure_count": len(analysis.figures),
             "kpis": figures_table(derived, report.language),
+            # numbers Dagster plots across materializations, one per KPI (its latest period)
+            **{f"kpi/{r['metric_id']}": MetadataValue.float(float(r["value"]))
+               for r in derived.drop_duplicates("metric_id", keep="last").to_dict(orient="records")},
             "skipped_kpis": MetadataValue.json(analysis.skipped_kpis),
             "inconsistencies": sum(not f.passed for f in analysis.findings),
         })
@@ -215,18 +250,21 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         description="The PDF and HTML published atomically into the versioned archive under reports/.",
     )
     def published_report(context: AssetExecutionContext, report_pdf: bytes, report_html: core.Pages,
-                         validated_metrics: ValidatedEdition, settings: ReportSettings) -> Output[dict]:
+                         validated_metrics: ValidatedEdition, report_figures: core.Analysis,
+                         settings: ReportSettings) -> Output[dict]:
         from pipeline.lib.urls import download_url
 
         paths = settings.paths(folder)
+        archive = settings.archive(paths)
         # The page count only: the full read (fonts, text) is pdf_publishable's job and takes seconds.
         pages = len(PdfReader(BytesIO(report_pdf)).pages)
         edition_meta = cast("dict[str, str]", validated_metrics.meta.get("edition", {}))  # text (check_meta)
+        current = figure_values(report_figures.figures)
         title = edition_meta.get("title")
         version = publish.publish(
-            settings.archive(paths), context.partition_key, pdf=report_pdf, html=report_html.interactive.encode(),
+            archive, context.partition_key, pdf=report_pdf, html=report_html.interactive.encode(),
             pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_html.code_version,
-            keep=settings.keep_versions, title=title,
+            keep=settings.keep_versions, title=title, figures=to_json(current),
         )
         url = download_url(settings.base_url(), report.report_id, version.edition, version.version)
         summary = {"edition": version.edition, "version": version.version, "pdf": str(version.pdf_path),
@@ -245,6 +283,7 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
             "code_version": version.code_version,
             "download": MetadataValue.url(url),
             "manifest": MetadataValue.json(json.loads(version.manifest_path.read_text(encoding="utf-8"))),
+            **change_metadata(summarize(archive, version, current), report, settings.base_url(), version),
         })
 
     return [source_tables, validated_metrics, report_figures, report_charts, report_html, report_pdf,
