@@ -31,9 +31,9 @@ test: system-test venv node-test
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-## ui: the Dagster UI on http://$(HOST):3000, loading workspace.yaml
+## ui: the Dagster UI on http://$(HOST):3000 (dg dev: webserver and daemon over the project's code location)
 ui: system-pdf venv dagster-home
-	$(VENV)/bin/dagster dev -w workspace.yaml -h $(HOST) -p 3000
+	$(VENV)/bin/dg dev --host $(HOST) --port 3000
 
 ## serve: the download site for the published archive on http://$(HOST):8000
 serve: venv
