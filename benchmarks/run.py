@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import os
 import platform
@@ -498,8 +499,13 @@ def worker_pdf_stage(html_file: str, runs: str, out: str, edition: str = DEFAULT
     except ImportError:
         sources = None
     else:
-        sources = embedded_sources(validate_edition(read_edition(paths.sources, edition)),
-                                   report_code_version(read_tree(paths.templates)))
+        validated = validate_edition(read_edition(paths.sources, edition))
+        code_version = report_code_version(read_tree(paths.templates))
+        if "pages" in inspect.signature(embedded_sources).parameters:  # the pages carry their code version
+            from pipeline.lib.build import Pages
+            sources = embedded_sources(validated, Pages("", "", code_version))
+        else:  # a --variant copy from before "what changed": (edition, code version)
+            sources = embedded_sources(validated, code_version)  # type: ignore[arg-type]
     # warm-up: imports, fontconfig, first layout, the export, the validator
     warm = make_pdf(paths, html, sources) if sources is not None else make_pdf(paths, html)
     if sources is not None:

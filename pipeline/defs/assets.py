@@ -59,6 +59,7 @@ from pipeline.lib import (
     validate,
 )
 from pipeline.lib.changes import plain
+from pipeline.lib.changes.basis import basis_for
 from pipeline.lib.changes.snapshot import figure_values, to_json
 from pipeline.lib.changes.summary import ChangeSummary, summarize
 from pipeline.lib.charts import RenderedChart, build_charts
@@ -223,11 +224,15 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         code_version=code_version(core, render, report_context, formatting, templates=True),
         description="The report as HTML: an interactive self-contained page and the static print version.",
     )
-    def report_html(report_figures: core.Analysis, report_charts: list[RenderedChart],
-                    settings: ReportSettings) -> Output[core.Pages]:
-        html = core.render_pages(folder, report_figures, report_charts)
-        return Output(html, metadata={"interactive_bytes": len(html.interactive.encode()),
-                                      "print_bytes": len(html.print.encode()), "code_version": html.code_version})
+    def report_html(context: AssetExecutionContext, report_figures: core.Analysis,
+                    report_charts: list[RenderedChart], settings: ReportSettings) -> Output[core.Pages]:
+        # What "what changed" compares with: the archive as it is now, read once (and embedded in the PDF).
+        basis = basis_for(settings.archive(settings.paths(folder)), context.partition_key)
+        html = core.render_pages(folder, report_figures, report_charts, basis)
+        return Output(html, metadata={
+            "interactive_bytes": len(html.interactive.encode()), "print_bytes": len(html.print.encode()),
+            "code_version": html.code_version,
+            "compared_with": f"{basis.edition} {basis.version}" if basis is not None else "nothing (a first version)"})
 
 
     @asset(
@@ -238,7 +243,7 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
     )
     def report_pdf(report_html: core.Pages, validated_metrics: ValidatedEdition,
                    settings: ReportSettings) -> Output[bytes]:
-        sources = core.embedded_sources(validated_metrics, report_html.code_version)
+        sources = core.embedded_sources(validated_metrics, report_html)
         pdf = core.make_pdf(settings.paths(folder), report_html.print, sources)
         return Output(pdf.data, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
                                           "sha256": hashlib.sha256(pdf.data).hexdigest()})

@@ -10,6 +10,7 @@ import jinja2
 import pandas as pd
 
 from pipeline.config import Paths
+from pipeline.lib.changes.basis import Basis
 from pipeline.lib.charts import RenderedChart, build_charts, declared_charts
 from pipeline.lib.code_version import read_tree, report_code_version
 from pipeline.lib.consistency import Finding, check_consistency
@@ -56,6 +57,7 @@ class Pages:
     interactive: str
     print: str
     code_version: str
+    basis: bytes | None = None  # what the "what changed" section compared with, embedded in the PDF
 
 
 def _render(context: ReportContext, files: dict[str, bytes], *, interactive: bool) -> str:
@@ -70,13 +72,15 @@ def _render(context: ReportContext, files: dict[str, bytes], *, interactive: boo
         raise SourceDataError(problems) from None
 
 
-def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart]) -> Pages:
-    """Render both documents from one read of the templates folder."""
+def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart],
+                 basis: Basis | None = None) -> Pages:
+    """Render both documents from one read of the templates folder; `basis` is what "what changed" compares
+    with (none: a first version)."""
     files = read_tree(templates)
     context = ReportContext(analysis.report, analysis.edition, analysis.figures, charts, analysis.findings,
-                            analysis.skipped_kpis)
+                            analysis.skipped_kpis, basis)
     return Pages(_render(context, files, interactive=True), _render(context, files, interactive=False),
-                 report_code_version(files))
+                 report_code_version(files), basis.to_json() if basis is not None else None)
 
 
 def check_template(templates: Path, analysis: Analysis) -> None:
@@ -110,10 +114,10 @@ def preflight(paths: Paths, raw: EditionSources) -> Analysis:
 MAX_PAGES = 80
 
 
-def embedded_sources(edition: ValidatedEdition, code_version: str) -> EmbeddedSources:
+def embedded_sources(edition: ValidatedEdition, pages: Pages) -> EmbeddedSources:
     """What the PDF embeds about its making: the edition's files as read, fingerprint, the code version of the
-    rendered pages (`Pages.code_version`), date."""
-    return EmbeddedSources.of(edition, code_version)
+    rendered pages, their comparison basis, date."""
+    return EmbeddedSources.of(edition, pages.code_version, pages.basis)
 
 
 def make_pdf(paths: Paths, print_html: str, sources: EmbeddedSources | None = None) -> Pdf:
@@ -143,10 +147,10 @@ class Built:
     pdf: Pdf
 
 
-def build(paths: Paths, edition: str) -> Built:
-    """Sources to PDF bytes, in memory; publishing is a separate step."""
+def build(paths: Paths, edition: str, basis: Basis | None = None) -> Built:
+    """Sources to PDF bytes, in memory; publishing is a separate step. `basis`: what "what changed" compares
+    with (the Dagster build reads it from the archive; `verify` from the PDF)."""
     analysis = analyse(load_report(paths.templates), validate_edition(read_edition(paths.sources, edition)))
     charts = build_charts(analysis.figures, analysis.report, paths.fonts)
-    html = render_pages(paths.templates, analysis, charts)
-    return Built(analysis, charts, html, make_pdf(paths, html.print, embedded_sources(analysis.edition,
-                                                                                    html.code_version)))
+    html = render_pages(paths.templates, analysis, charts, basis)
+    return Built(analysis, charts, html, make_pdf(paths, html.print, embedded_sources(analysis.edition, html)))

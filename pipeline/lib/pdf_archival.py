@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 import pydyf
 from weasyprint import Attachment
 
+from pipeline.lib.changes.basis import BASIS_FILE
 from pipeline.lib.errors import ReportError
 from pipeline.lib.fetcher import ProjectURLFetcher
 from pipeline.lib.sources import EDITION_FILES
@@ -74,12 +75,13 @@ class EmbeddedSources:
     files: dict[str, bytes]  # file name -> bytes, as read from the edition folder
     fingerprint: str  # sha256 over the files (pipeline.lib.sources)
     code_version: str  # templates and library code (pipeline.lib.code_version.report_code_version)
+    basis: bytes | None = None  # what the "what changed" section compared with (pipeline.lib.changes.basis)
 
     @classmethod
-    def of(cls, edition: ValidatedEdition, code_version: str) -> EmbeddedSources:
+    def of(cls, edition: ValidatedEdition, code_version: str, basis: bytes | None = None) -> EmbeddedSources:
         meta = cast("dict[str, object]", edition.meta.get("edition", {}))  # a table (validate.check_meta)
         return cls(edition.name, edition_date(meta.get("date")), dict(edition.contents), edition.fingerprint,
-                   code_version)
+                   code_version, basis)
 
     @property
     def built_at(self) -> str:
@@ -123,6 +125,9 @@ def attachments(sources: EmbeddedSources) -> list[Attachment]:
     fetcher = ProjectURLFetcher([])  # data: URLs only
     items = [(name, sources.files[name], "Source", f"{name} of edition {sources.edition}, as read for this build")
              for name in EDITION_FILES if name in sources.files]
+    if sources.basis is not None:
+        items.append((BASIS_FILE, sources.basis, "Data",
+                      "the figures of the version this one is compared with in its 'what changed' section"))
     items.append((MANIFEST_NAME, sources.manifest_bytes(), "Data",
                   "edition, data fingerprint, code version and build time of this PDF"))
     return [

@@ -12,6 +12,10 @@ from typing import cast
 import pandas as pd
 from markupsafe import Markup
 
+from pipeline.lib.changes.basis import Basis
+from pipeline.lib.changes.narrative import claim
+from pipeline.lib.changes.shown import report_changes
+from pipeline.lib.changes.snapshot import figure_values
 from pipeline.lib.charts import RenderedChart
 from pipeline.lib.consistency import Finding
 from pipeline.lib.errors import ReportError
@@ -131,6 +135,8 @@ class ReportContext:
     charts: list[RenderedChart]
     findings: list[Finding]
     skipped_kpis: list[str]
+    #: what this version is compared with (pipeline.lib.changes.basis); None: a first version, no "what changed"
+    basis: Basis | None = None
 
     @property
     def template(self) -> str:
@@ -194,4 +200,14 @@ class ReportContext:
             "declare": numbering.declare,
             "numbering": numbering,
             "chart": chart,
+            "changes": (report_changes(self.basis, figure_values(self.figures), language)
+                        if self.basis is not None else None),
+            # the report's word for a change's direction (labels change_up / change_down / change_flat), and
+            # the check that a word typed in the template is the change's direction (fails the build if not)
+            "direction": lambda shown: self.report.label(f"change_{shown.sign}"),
+            "claim": lambda shown, said: claim(shown.change, said, self._direction_words()),
         }
+
+    def _direction_words(self) -> dict[str, str]:
+        return {d: self.report.labels[f"change_{d}"] for d in ("up", "down", "flat")
+                if f"change_{d}" in self.report.labels}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.config import Paths
 from pipeline.lib import publish
+from pipeline.lib.changes.basis import BASIS_FILE, Basis
 from pipeline.lib.conformance import check_pdf
 from pipeline.lib.errors import ReportError
 from pipeline.lib.pdf_archival import MANIFEST_NAME
@@ -107,7 +108,9 @@ def verify(path: Path, paths: Paths | None = None) -> Verdict:
         _archive_step(verdict, path, sha, edition, paths.reports)
 
         try:
-            rebuilt = build(replace(paths, sources=folder.parent, reports=Path(tmp) / "reports"), edition).pdf.data
+            basis = Basis.from_json(files[BASIS_FILE]) if BASIS_FILE in files else None
+            rebuilt = build(replace(paths, sources=folder.parent, reports=Path(tmp) / "reports"), edition,
+                            basis).pdf.data
         except ReportError as error:
             verdict.step("rebuild", False, f"the embedded sources do not build: {error}")
             return verdict
