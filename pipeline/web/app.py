@@ -166,13 +166,7 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
         if match is None:
             raise HTTPException(404, detail="not an <edition>.pdf or <edition>.html name")
         name, kind = match.groups()
-        try:
-            found = latest(archive, name)
-        except PublishError as exc:
-            raise HTTPException(404, detail=str(exc)) from exc
-        if found is None:
-            raise HTTPException(404, detail=f"edition {name} has no published version")
-        return serve_archived(request, site.archive_root, found, kind, LATEST_CACHE)
+        return serve_archived(request, site.archive_root, _latest_or_404(archive, name), kind, LATEST_CACHE)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
