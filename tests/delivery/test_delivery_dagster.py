@@ -5,7 +5,10 @@ server that is down fails the delivery step only, and the next build delivers wh
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from dagster import (
     mem_io_manager,
 )
 
+from pipeline.config import PROJECT_ROOT
 from pipeline.defs.component import report_defs
 from pipeline.defs.delivery import SmtpResource
 from pipeline.lib.report_def import load_report
@@ -164,6 +168,30 @@ def test_a_sensor_triggered_build_of_a_new_edition_delivers_once_per_subscriber(
                     assert result.dagster_run.tags["report/trigger"] == "new-edition"
                 assert len(data.run_requests) == (1 if tick == 0 else 0)
                 cursor = data.cursor
+        assert sorted(to for _, tos, _ in recorder.received for to in tos) == ["ana@example.org", "bo@example.org"]
+    finally:
+        server.controller.stop()
+
+
+def test_two_builds_of_one_edition_at_once_deliver_once(report_copy: Path, tmp_path: Path) -> None:
+    """Two `python -m pipeline build` of the same new edition started together (as two queued runs would be):
+    they take turns on the edition's build lock, the second reuses the first's version, and each subscriber
+    gets exactly one message."""
+    sources = copy_edition(tmp_path)
+    recorder = Recorder()
+    server = Server(recorder)
+    server.controller.start()
+    env = {**os.environ, "REPORT_TEMPLATES_DIR": str(report_copy), "REPORT_SOURCES_DIR": str(sources),
+           "REPORT_OUTPUT_DIR": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "home"),
+           "REPORT_SMTP_HOST": "127.0.0.1", "REPORT_SMTP_PORT": str(server.port), "REPORT_SMTP_SECURITY": "none",
+           "REPORT_SMTP_FROM": FROM}
+    try:
+        builds = [subprocess.Popen([sys.executable, "-m", "pipeline", "build"], cwd=PROJECT_ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [build.communicate(timeout=600) for build in builds]
+        assert [b.returncode for b in builds] == [0, 0], outputs
+        states = sorted("reused" if "reused" in out else "published" for out, _ in outputs)
+        assert states == ["published", "reused"], outputs
         assert sorted(to for _, tos, _ in recorder.received for to in tos) == ["ana@example.org", "bo@example.org"]
     finally:
         server.controller.stop()
