@@ -63,7 +63,10 @@ def report_checks(report: Report, assets: Sequence[AssetsDefinition],
 
     @asset_check(asset=source_tables, blocking=True, partitions_def=editions,
                  description="The pandera data contract: types, units, ranges per unit, unique keys, known sources. "
-                             "Blocks every downstream asset when it fails.")
+                             "Failed: nothing of this edition is built or published and readers keep the last "
+                             "version; the table below lists every failing cell (file, row, column, rule, value). "
+                             "Fix those cells in sources/<report>/<edition>/, check with `python -m pipeline "
+                             "validate --edition <edition>`, and build again.")
     def source_tables_valid(source_tables: EditionSources) -> AssetCheckResult:
         try:
             validated = validate_edition(source_tables)
@@ -85,7 +88,8 @@ def report_checks(report: Report, assets: Sequence[AssetsDefinition],
                               partitions_def=editions) for rule in rules],
         name=f"{names(report).key}__figures_consistent", ins={"report_figures": AssetIn(key=figures_key)},
         description="Cross-figure consistency. A failure is a WARN: the report publishes the figures as the source "
-                    "states them and says in its data notes where they disagree.",
+                    "states them and says in its data notes where they disagree; nothing to fix in the pipeline, "
+                    "but the figures' owner should know.",
     )
     def figures_consistent(context: AssetCheckExecutionContext, report_figures: Analysis) -> Iterator[AssetCheckResult]:
         findings = {f.check_id: f for f in report_figures.findings}
@@ -104,7 +108,9 @@ def report_checks(report: Report, assets: Sequence[AssetsDefinition],
 
     @asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
                  description="The PDF has pages, embeds every font, uses the SC variant of Noto CJK, and its text can be "
-                             "extracted. Blocks publishing when it fails.")
+                             "extracted. Failed: the PDF is not published and readers keep the last version; the "
+                             "message names what is wrong, usually the fonts of this machine (REPORT_FONT_DIR, "
+                             "Debian's fonts-noto-cjk).")
     def pdf_publishable(report_pdf: bytes) -> AssetCheckResult:
         facts = read_pdf(report_pdf, full_text=False)  # text up to the first page in the PDF's language is enough
         problems = facts.problems()
@@ -119,7 +125,9 @@ def report_checks(report: Report, assets: Sequence[AssetsDefinition],
 
     @asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
                  description="The PDF conforms to PDF/UA-1 and PDF/A-3a: zero failed rules of the offline validator "
-                             "(page-validation) for each profile. Blocks publishing when it fails.")
+                             "(page-validation) for each profile. Failed: the PDF is not published and readers keep "
+                             "the last version; failed_rules lists each rule with its message, most often a "
+                             "template change (a heading level skipped, an image without a text alternative).")
     def pdf_conformant(report_pdf: bytes) -> AssetCheckResult:
         verdict = check_pdf(report_pdf)
         failed = [{"profile": r.profile, "rule": r.rule_id, "count": r.count, "message": r.message}
