@@ -23,8 +23,9 @@ timed from the launch call's return to the run's RUN_SUCCESS event; the breakdow
   steps           first STEP_START → last step's end, and each step's own STEP_START → STEP_SUCCESS
   wrap-up         last step's end → RUN_SUCCESS
 
-One untimed warm-up run per column first (the code server's and the caches' first use). Before every timed run,
-one floor sample (`benchmarks/run.py`'s `floor_once`, on this project's print HTML of the real edition), so the
+One untimed warm-up run per column first (the code server's and the caches' first use). Each launch waits a
+random pause first (the same draws in every column), so that where it falls in the daemon's queue cycle is left to
+chance, as with a person's click. Before every timed run, one floor sample (`benchmarks/run.py`'s `floor_once`, on this project's print HTML of the real edition), so the
 click and the floor see the same machine load; the ratio is the median click over the median floor of the same
 column. Columns are measured one after the other (a second idle `dagster dev` would add its daemons' ticks to the
 first's runs). Prints Markdown tables; a script, not a test.
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import random
 import re
 import shutil
 import statistics
@@ -73,6 +75,10 @@ def _bench_run():
 
 
 bench = _bench_run()
+#: Before each launch, a pause drawn from [0, this) s, the same draws in every column: a click comes at any moment
+#: of the daemon's queue cycle (5 s is Dagster's default, the longest compared), not in step with the benchmark's
+#: own rhythm, which would otherwise decide the queue wait.
+CLICK_JITTER = 5.0
 START_TIMEOUT = 180  # seconds for dagster dev to load the code location (2 cores, cold imports)
 RUN_TIMEOUT = 300
 PHASES = ("queued", "launcher", "worker start", "set-up", "steps", "wrap-up", "total")
@@ -256,9 +262,11 @@ def measure(column: Column, work: Path, runs: int, floor_tree, html: Path) -> No
     with Stack(column, work, editions) as stack:
         for edition in editions:
             stack.add_edition(edition)
+        draws = random.Random(7)
         for n, edition in enumerate(editions):
             if n:
                 column.floors.append(bench.floor_once(floor_tree, html).seconds)
+            time.sleep(draws.uniform(0, CLICK_JITTER))
             click = stack.click(edition)
             if n == 0:
                 column.warmup = click
