@@ -23,17 +23,20 @@ timed from the launch call's return to the run's RUN_SUCCESS event; the breakdow
   steps           first STEP_START → last step's end, and each step's own STEP_START → STEP_SUCCESS
   wrap-up         last step's end → RUN_SUCCESS
 
-One untimed warm-up run per column first (the code server's and the caches' first use). Each launch waits a
-random pause first (the same draws in every column), so that where it falls in the daemon's queue cycle is left to
-chance, as with a person's click. Before every timed run, one floor sample (`benchmarks/run.py`'s `floor_once`, on this project's print HTML of the real edition), so the
-click and the floor see the same machine load; the ratio is the median click over the median floor of the same
-column. Columns are measured one after the other (a second idle `dagster dev` would add its daemons' ticks to the
-first's runs). Prints Markdown tables; a script, not a test.
+One untimed warm-up run per column first (the code server's and the caches' first use). All columns' `dagster dev`
+run at once and are measured round-robin, a floor sample and a click of each column per round, so a change in the
+machine's load hits every column alike (the idle ones add only their daemons' ticks). The floor is
+`benchmarks/run.py`'s `floor_once` on this project's print HTML of the real edition, taken a moment after the
+previous run's end; the ratio is a column's median click over the median of all floor samples of the run. Each
+launch waits a random pause first (the same draws in every column), so that where it falls in the daemon's queue
+cycle is left to chance, as with a person's click.
+Prints Markdown tables; a script, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import random
@@ -79,6 +82,8 @@ bench = _bench_run()
 #: of the daemon's queue cycle (5 s is Dagster's default, the longest compared), not in step with the benchmark's
 #: own rhythm, which would otherwise decide the queue wait.
 CLICK_JITTER = 5.0
+#: Pause after a run's RUN_SUCCESS before the next floor sample: the run's process is still exiting then.
+SETTLE = 2.0
 START_TIMEOUT = 180  # seconds for dagster dev to load the code location (2 cores, cold imports)
 RUN_TIMEOUT = 300
 PHASES = ("queued", "launcher", "worker start", "set-up", "steps", "wrap-up", "total")
@@ -255,25 +260,34 @@ def spread(values: list[float]) -> str:
     return f"{median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
-def measure(column: Column, work: Path, runs: int, floor_tree, html: Path) -> None:
-    slug = re.sub(r"[^a-z0-9]+", "-", column.label.lower()).strip("-") or "column"
-    editions = [f"click-{slug}-{n}"[:64] for n in range(runs + 1)]
-    say(f"{column.label}: starting dagster dev ({column.root})")
-    with Stack(column, work, editions) as stack:
-        for edition in editions:
-            stack.add_edition(edition)
+def measure(columns: list[Column], base: Path, runs: int, floor_tree, html: Path) -> None:
+    """Every column's `dagster dev` up at once, then round-robin: each round measures a floor and a click for every
+    column in turn, so a change in the machine's load during the benchmark hits all columns alike."""
+    with contextlib.ExitStack() as started:
+        stacks = []
+        for i, column in enumerate(columns):
+            slug = re.sub(r"[^a-z0-9]+", "-", column.label.lower()).strip("-") or "column"
+            editions = [f"click-{slug}"[:60] + f"-{n}" for n in range(runs + 1)]
+            say(f"{column.label}: starting dagster dev ({column.root})")
+            stack = started.enter_context(Stack(column, base / f"column-{i}", editions))
+            for edition in editions:
+                stack.add_edition(edition)
+            stacks.append((column, stack, editions))
         draws = random.Random(7)
-        for n, edition in enumerate(editions):
-            if n:
-                column.floors.append(bench.floor_once(floor_tree, html).seconds)
-            time.sleep(draws.uniform(0, CLICK_JITTER))
-            click = stack.click(edition)
-            if n == 0:
-                column.warmup = click
-            else:
-                column.clicks.append(click)
-            floor = f", floor {column.floors[-1]:.2f} s" if n else " (warm-up)"
-            say(f"  {column.label} run {n}: {click.phases['total']:.2f} s{floor}, load {os.getloadavg()[0]:.2f}")
+        for n in range(runs + 1):
+            for column, stack, editions in stacks:
+                if n:
+                    time.sleep(SETTLE)
+                    column.floors.append(bench.floor_once(floor_tree, html).seconds)
+                time.sleep(draws.uniform(0, CLICK_JITTER))
+                click = stack.click(editions[n])
+                if n == 0:
+                    column.warmup = click
+                else:
+                    column.clicks.append(click)
+                floor = f", floor {column.floors[-1]:.2f} s" if n else " (warm-up)"
+                say(f"  {column.label} run {n}: {click.phases['total']:.2f} s{floor}, "
+                    f"load {os.getloadavg()[0]:.2f}")
 
 
 def render(columns: list[Column]) -> str:
@@ -287,9 +301,11 @@ def render(columns: list[Column]) -> str:
     for phase in PHASES[:-1]:
         row(phase, lambda c, p=phase: [k.phases[p] for k in c.clicks])
     row("**launch → RUN_SUCCESS**", lambda c: [k.phases["total"] for k in c.clicks])
-    row("floor (WeasyPrint alone, new process)", lambda c: [*c.floors])
-    lines.append("| **ratio: median total / median floor** | " + " | ".join(
-        f"{median([k.phases['total'] for k in c.clicks]) / median(c.floors):.2f}×" if c.clicks else "–"
+    row("floor (WeasyPrint alone, new process), before this column's clicks", lambda c: [*c.floors])
+    pooled = median([f for c in columns for f in c.floors])
+    lines.append(f"| floor, all samples of the run (the ratio's denominator) | {pooled:.2f} |" + " |" * (len(columns) - 1))
+    lines.append("| **ratio: median total / median floor (all samples)** | " + " | ".join(
+        f"{median([k.phases['total'] for k in c.clicks]) / pooled:.2f}×" if c.clicks else "–"
         for c in columns) + " |")
     row("warm-up run (untimed in the above)", lambda c: [c.warmup.phases["total"]] if c.warmup else [])
     lines += ["", "| step (median s) | " + " | ".join(c.label for c in columns) + " |",
@@ -322,8 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         floor_tree.work.mkdir()
         say("print HTML of the real edition, for the floor")
         html = bench.make_print_html(floor_tree, bench.DEFAULT_EDITION)
-        for i, column in enumerate(columns):
-            measure(column, base / f"column-{i}", args.runs, floor_tree, html)
+        measure(columns, base, args.runs, floor_tree, html)
         print()
         print(render(columns))
     finally:
