@@ -243,8 +243,8 @@ def timing(instance, run_id: str, edition: str, called: float, returned: float) 
         elif event.event_type in (E.STEP_SUCCESS, E.STEP_FAILURE) and event.step_key in starts:
             steps[event.step_key] = entry.timestamp - starts[event.step_key]
     last_step = max(last[k] for k in (E.STEP_SUCCESS, E.STEP_FAILURE) if k in last)
-    marks = [returned, first[E.RUN_STARTING], launched or first[E.RUN_STARTING], first[E.RUN_START], first[E.STEP_START],
-             last_step, first[E.RUN_SUCCESS]]
+    marks = [returned, first[E.RUN_STARTING], launched or first[E.RUN_STARTING], first[E.RUN_START],
+             first[E.STEP_START], last_step, first[E.RUN_SUCCESS]]
     phases = {name: b - a for name, a, b in zip(PHASES, marks, marks[1:], strict=False)}
     phases["total"] = first[E.RUN_SUCCESS] - returned
     return Click(edition, returned - called, phases, steps)
@@ -303,7 +303,8 @@ def render(columns: list[Column]) -> str:
     row("**launch → RUN_SUCCESS**", lambda c: [k.phases["total"] for k in c.clicks])
     row("floor (WeasyPrint alone, new process), before this column's clicks", lambda c: [*c.floors])
     pooled = median([f for c in columns for f in c.floors])
-    lines.append(f"| floor, all samples of the run (the ratio's denominator) | {pooled:.2f} |" + " |" * (len(columns) - 1))
+    lines.append(f"| floor, all samples of the run (the ratio's denominator) | {pooled:.2f} |"
+                 + " |" * (len(columns) - 1))
     lines.append("| **ratio: median total / median floor (all samples)** | " + " | ".join(
         f"{median([k.phases['total'] for k in c.clicks]) / pooled:.2f}×" if c.clicks else "–"
         for c in columns) + " |")
