@@ -19,7 +19,7 @@ PDF_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
 TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql nodejs npm
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: report test node-test ui serve preview bench bench-backfill faults lint lock clean system-pdf system-test venv dagster-home
+.PHONY: report test node-test ui serve preview bench bench-click bench-backfill faults lint lock clean system-pdf system-test venv dagster-home
 
 ## report: build and publish the default edition (REPORT=..., EDITION=...) through Dagster; prints where the files are
 report: system-pdf venv
@@ -46,6 +46,10 @@ preview: system-pdf venv
 ## bench: the performance benchmark; writes benchmarks/RESULTS.md
 bench: system-test venv
 	$(PY) benchmarks/run.py
+
+## bench-click: an edition launched through the real UI server (dagster dev) until it succeeds, against the floor
+bench-click: system-test venv
+	$(PY) benchmarks/ui_click.py
 
 ## bench-backfill: backfill throughput of the team profile's run queue (20 editions, 1 then 2 at a time)
 bench-backfill: system-test venv

@@ -7,16 +7,14 @@ CLI build appears in the UI's run history and asset catalog. Errors print as pla
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import PROJECT_ROOT, Paths, default_report_dir, report_folders
+from pipeline.gc_startup import startup_without_gc
 from pipeline.lib.errors import ReportError
 
 if TYPE_CHECKING:
@@ -42,25 +40,6 @@ def _instance():
         instance.get_runs(limit=1)  # opens (and on first use creates) the run, event and partition storage
         instance.get_dynamic_partitions("")  # the partition storage too
     return instance
-
-
-@contextmanager
-def _startup_without_gc() -> Iterator[None]:
-    """Import the code location and open the instance with Python's cyclic garbage collector off, then freeze
-    what that created, so later collections skip it.
-
-    Importing Dagster, pandas, Altair and WeasyPrint creates about a million long-lived objects; the collector
-    walked them in full collections again and again during start-up and the run (measured: about 1 s of a cold
-    build). Modules, classes and functions live as long as the process anyway, so nothing is lost by not
-    collecting them. In a process that has already imported everything (a test, the preview) this costs nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 def _report_error_names() -> set[str]:
@@ -133,7 +112,7 @@ def _kept(paths: Paths, edition: str) -> str:
 
 
 def build(folder: Path, edition: str, verbose: bool = False) -> int:
-    with _startup_without_gc():
+    with startup_without_gc():
         from pipeline.definitions import defs
         from pipeline.defs.partitions import names
         from pipeline.defs.runs import fail_orphaned_runs

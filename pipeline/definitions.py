@@ -18,7 +18,12 @@ re-materialized alone from stored upstream outputs; every build runs the whole j
 point does anyway.
 
 The `progress` logger is declared here for the CLI, which enables it in its run config; other runs use Dagster's
-default loggers."""
+default loggers.
+
+The imports and the definitions are made with the garbage collector off (`startup_without_gc`): a run launched
+from the UI starts a new Python process that imports this module before its first step, so the collector's
+repeated walks over the freshly imported libraries would delay every click of Materialize; the CLI does the same
+around its own start-up."""
 
 from __future__ import annotations
 
@@ -27,16 +32,19 @@ import sys
 import types
 from pathlib import Path
 
-from dagster import Definitions, colored_console_logger, in_process_executor, mem_io_manager
-from dagster.components.core.component_tree import ComponentTree
+from pipeline.gc_startup import startup_without_gc
 
-from pipeline.config import report_folders
-from pipeline.defs.component import DEFS_FILE
-from pipeline.defs.delivery import SmtpResource
-from pipeline.defs.progress import progress_logger
-from pipeline.defs.resources import ReportSettings
-from pipeline.defs.runs import orphaned_runs_sensor
-from pipeline.lib.report_def import ReportDefinitionError
+with startup_without_gc():  # the libraries the steps use are imported here, in every run worker
+    from dagster import Definitions, colored_console_logger, in_process_executor, mem_io_manager
+    from dagster.components.core.component_tree import ComponentTree
+
+    from pipeline.config import report_folders
+    from pipeline.defs.component import DEFS_FILE
+    from pipeline.defs.delivery import SmtpResource
+    from pipeline.defs.progress import progress_logger
+    from pipeline.defs.resources import ReportSettings
+    from pipeline.defs.runs import orphaned_runs_sensor
+    from pipeline.lib.report_def import ReportDefinitionError
 
 __all__ = ["defs", "reports_definitions", "shared_definitions"]
 
@@ -78,4 +86,5 @@ def shared_definitions() -> Definitions:
     )
 
 
-defs = Definitions.merge(reports_definitions(), shared_definitions())
+with startup_without_gc():
+    defs = Definitions.merge(reports_definitions(), shared_definitions())
