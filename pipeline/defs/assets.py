@@ -15,7 +15,6 @@ one report never marks another's."""
 
 import hashlib
 import json
-from io import BytesIO
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
@@ -37,7 +36,6 @@ from dagster import (
 if TYPE_CHECKING:  # the type define_asset_job returns; Dagster exports it only from its internals
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 import pandas as pd
-from pypdf import PdfReader
 
 from pipeline.defs.partitions import names
 from pipeline.defs.progress import NOTE
@@ -242,10 +240,10 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
                     "PDF/UA-1, with the edition's source files and a build manifest embedded.",
     )
     def report_pdf(report_html: core.Pages, validated_metrics: ValidatedEdition,
-                   settings: ReportSettings) -> Output[bytes]:
+                   settings: ReportSettings) -> Output[core.Pdf]:
         sources = core.embedded_sources(validated_metrics, report_html)
         pdf = core.make_pdf(settings.paths(folder), report_html.print, sources)
-        return Output(pdf.data, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
+        return Output(pdf, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
                                           "sha256": hashlib.sha256(pdf.data).hexdigest()})
 
 
@@ -254,21 +252,19 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         code_version=code_version(publish),
         description="The PDF and HTML published atomically into the versioned archive under reports/.",
     )
-    def published_report(context: AssetExecutionContext, report_pdf: bytes, report_html: core.Pages,
+    def published_report(context: AssetExecutionContext, report_pdf: core.Pdf, report_html: core.Pages,
                          validated_metrics: ValidatedEdition, report_figures: core.Analysis,
                          settings: ReportSettings) -> Output[dict]:
         from pipeline.lib.urls import download_url
 
         paths = settings.paths(folder)
         archive = settings.archive(paths)
-        # The page count only: the full read (fonts, text) is pdf_publishable's job and takes seconds.
-        pages = len(PdfReader(BytesIO(report_pdf)).pages)
         edition_meta = cast("dict[str, str]", validated_metrics.meta.get("edition", {}))  # text (check_meta)
         current = figure_values(report_figures.figures)
         title = edition_meta.get("title")
         version = publish.publish(
-            archive, context.partition_key, pdf=report_pdf, html=report_html.interactive.encode(),
-            pages=pages, fingerprint=validated_metrics.fingerprint, code_version=report_html.code_version,
+            archive, context.partition_key, pdf=report_pdf.data, html=report_html.interactive.encode(),
+            pages=report_pdf.pages, fingerprint=validated_metrics.fingerprint, code_version=report_html.code_version,
             keep=settings.keep_versions, title=title, figures=to_json(current),
         )
         url = download_url(settings.base_url(), report.report_id, version.edition, version.version)

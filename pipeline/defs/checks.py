@@ -29,7 +29,7 @@ from dagster import (
 
 from pipeline.defs import markdown
 from pipeline.defs.partitions import names
-from pipeline.lib.build import Analysis
+from pipeline.lib.build import Analysis, Pdf
 from pipeline.lib.conformance import check_pdf
 from pipeline.lib.errors import SourceDataError
 from pipeline.lib.pdf_facts import read_pdf
@@ -111,8 +111,8 @@ def report_checks(report: Report, assets: Sequence[AssetsDefinition],
                              "extracted. Failed: the PDF is not published and readers keep the last version; the "
                              "message names what is wrong, usually the fonts of this machine (REPORT_FONT_DIR, "
                              "Debian's fonts-noto-cjk).")
-    def pdf_publishable(report_pdf: bytes) -> AssetCheckResult:
-        facts = read_pdf(report_pdf, full_text=False)  # text up to the first page in the PDF's language is enough
+    def pdf_publishable(report_pdf: Pdf) -> AssetCheckResult:
+        facts = read_pdf(report_pdf.data, full_text=False)  # text up to the first page in the PDF's language is enough
         problems = facts.problems()
         return AssetCheckResult(
             passed=not problems,
@@ -128,8 +128,8 @@ def report_checks(report: Report, assets: Sequence[AssetsDefinition],
                              "(page-validation) for each profile. Failed: the PDF is not published and readers keep "
                              "the last version; failed_rules lists each rule with its message, most often a "
                              "template change (a heading level skipped, an image without a text alternative).")
-    def pdf_conformant(report_pdf: bytes) -> AssetCheckResult:
-        verdict = check_pdf(report_pdf)
+    def pdf_conformant(report_pdf: Pdf) -> AssetCheckResult:
+        verdict = check_pdf(report_pdf.data)
         failed = [{"profile": r.profile, "rule": r.rule_id, "count": r.count, "message": r.message}
                   for r in verdict.failed]
         return AssetCheckResult(
