@@ -58,6 +58,7 @@ from pipeline.lib import (
 )
 from pipeline.lib.changes import plain
 from pipeline.lib.changes.basis import basis_for
+from pipeline.lib.changes.shown import TOP
 from pipeline.lib.changes.snapshot import figure_values, to_json
 from pipeline.lib.changes.summary import ChangeSummary, summarize
 from pipeline.lib.charts import RenderedChart, build_charts
@@ -113,7 +114,7 @@ def change_metadata(summary: ChangeSummary | None, report: Report, base_url: str
     rows = [TableRecord({
         "figure": c.metric_id, "label": c.label, "before": locale.figure_text(c.before, c.unit),
         "after": locale.figure_text(c.after, c.unit), "change": plain.percent(c.relative),
-        "period": locale.period_label(c.period_after)}) for c in changes.moved[:10]]
+        "period": locale.period_label(c.period_after)}) for c in changes.moved[:TOP]]
     return {
         "compared_with": f"{summary.edition} {summary.version}",
         "figures_changed": changes.count, "figures_added": len(changes.added),
@@ -125,6 +126,18 @@ def change_metadata(summary: ChangeSummary | None, report: Report, base_url: str
             TableColumn("period", "string")])),
         "compare": MetadataValue.url(link),
     }
+
+
+def changes_text(summary: ChangeSummary | None, language: str) -> str | None:
+    """The largest changes as lines of plain text (what a delivery e-mail quotes): label, period: before → after
+    (relative), in the report's formatting; None when there is nothing to compare with or nothing moved."""
+    if summary is None or not summary.changes.moved:
+        return None
+    locale = locale_for(language)
+    return "\n".join(
+        f"{c.label}, {locale.period_label(c.period_after)}: {locale.figure_text(c.before, c.unit)} → "
+        f"{locale.figure_text(c.after, c.unit)}" + (f" ({plain.percent(c.relative)})" if c.relative is not None else "")
+        for c in summary.changes.moved[:TOP])
 
 
 def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list[AssetsDefinition]:
@@ -268,9 +281,11 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
             keep=settings.keep_versions, title=title, figures=to_json(current),
         )
         url = download_url(settings.base_url(), report.report_id, version.edition, version.version)
+        changes = summarize(archive, version, current)
         summary = {"edition": version.edition, "version": version.version, "pdf": str(version.pdf_path),
                    "html": str(version.html_path), "sha256": version.sha256, "reused": version.reused,
-                   "download": url, "title": title, "summary": edition_meta.get("subject")}
+                   "download": url, "title": title, "summary": edition_meta.get("subject"),
+                   "changes": changes_text(changes, report.language)}
         return Output(summary, metadata={
             # Not "path": Dagster's filesystem IO manager records the pickle of this output under that key.
             "pdf_path": MetadataValue.path(str(version.pdf_path)),
@@ -284,7 +299,7 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
             "code_version": version.code_version,
             "download": MetadataValue.url(url),
             "manifest": MetadataValue.json(json.loads(version.manifest_path.read_text(encoding="utf-8"))),
-            **change_metadata(summarize(archive, version, current), report, settings.base_url(), version),
+            **change_metadata(changes, report, settings.base_url(), version),
         })
 
     return [source_tables, validated_metrics, report_figures, report_charts, report_html, report_pdf,

@@ -125,6 +125,7 @@ def delivery_asset(report: Report, editions: DynamicPartitionsDefinition,
             edition_title=published_report.get("title"), version=version, pdf_path=Path(published_report["pdf"]),
             pdf_sha256=published_report["sha256"], download_url=published_report["download"],
             summary=published_report.get("summary") or published_report.get("title") or edition,
+            changes=published_report.get("changes"),
         )
         result = deliver.deliver_version(item, audience, server, ledger, attempts=smtp.attempts,
                                          base_delay=smtp.base_delay_seconds)

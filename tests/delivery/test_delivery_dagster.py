@@ -195,3 +195,27 @@ def test_two_builds_of_one_edition_at_once_deliver_once(report_copy: Path, tmp_p
         assert sorted(to for _, tos, _ in recorder.received for to in tos) == ["ana@example.org", "bo@example.org"]
     finally:
         server.controller.stop()
+
+
+def test_the_message_of_a_changed_version_says_what_changed(report_copy: Path, tmp_path: Path) -> None:
+    sources = copy_edition(tmp_path)
+    recorder = Recorder()
+    server = Server(recorder)
+    server.controller.start()
+    instance = DagsterInstance.ephemeral()
+    try:
+        assert build(report_copy, tmp_path, instance, smtp_for(server.port)).success
+        first = recorder.messages()[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "本版变化" not in first  # a first version: nothing to compare with
+        metrics = edition_folder(sources) / "metrics.csv"
+        metrics.write_text(metrics.read_text(encoding="utf-8").replace(
+            "smartphone_global_share,小米集团,2024,14,percent", "smartphone_global_share,小米集团,2024,15,percent"),
+            encoding="utf-8")
+        assert build(report_copy, tmp_path, instance, smtp_for(server.port)).success
+        bodies = [m.get_body(("plain",)).get_content() for m in recorder.messages()]  # type: ignore[union-attr]
+        later = [b for b in bodies if "v0002" in b]
+        assert len(bodies) == 4 and len(later) == 2  # one message per subscriber per version
+        body = later[0].replace("\r\n", "\n")  # SMTP line ends
+        assert "本版变化\n全球智能手机市场份额, 2024年: 14% → 15% (+7.1%)" in body
+    finally:
+        server.controller.stop()
