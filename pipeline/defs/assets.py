@@ -254,7 +254,7 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
     )
     def report_pdf(report_html: core.Pages, validated_metrics: ValidatedEdition,
                    settings: ReportSettings) -> Output[core.Pdf]:
-        sources = core.embedded_sources(validated_metrics, report_html)
+        sources = core.embedded_sources(validated_metrics, report_html, report.report_id)
         pdf = core.make_pdf(settings.paths(folder), report_html.print, sources)
         return Output(pdf, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
                                           "sha256": hashlib.sha256(pdf.data).hexdigest()})

@@ -114,10 +114,10 @@ def preflight(paths: Paths, raw: EditionSources) -> Analysis:
 MAX_PAGES = 80
 
 
-def embedded_sources(edition: ValidatedEdition, pages: Pages) -> EmbeddedSources:
-    """What the PDF embeds about its making: the edition's files as read, fingerprint, the code version of the
-    rendered pages, their comparison basis, date."""
-    return EmbeddedSources.of(edition, pages.code_version, pages.basis)
+def embedded_sources(edition: ValidatedEdition, pages: Pages, report: str = "") -> EmbeddedSources:
+    """What the PDF embeds about its making: the report's id, the edition's files as read, fingerprint, the code
+    version of the rendered pages, their comparison basis, date."""
+    return EmbeddedSources.of(edition, pages.code_version, pages.basis, report)
 
 
 def make_pdf(paths: Paths, print_html: str, sources: EmbeddedSources | None = None) -> Pdf:
@@ -153,4 +153,5 @@ def build(paths: Paths, edition: str, basis: Basis | None = None) -> Built:
     analysis = analyse(load_report(paths.templates), validate_edition(read_edition(paths.sources, edition)))
     charts = build_charts(analysis.figures, analysis.report, paths.fonts)
     html = render_pages(paths.templates, analysis, charts, basis)
-    return Built(analysis, charts, html, make_pdf(paths, html.print, embedded_sources(analysis.edition, html)))
+    return Built(analysis, charts, html, make_pdf(paths, html.print, embedded_sources(analysis.edition, html,
+                                                                                    analysis.report.report_id)))

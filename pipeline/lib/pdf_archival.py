@@ -76,12 +76,14 @@ class EmbeddedSources:
     fingerprint: str  # sha256 over the files (pipeline.lib.sources)
     code_version: str  # templates and library code (pipeline.lib.code_version.report_code_version)
     basis: bytes | None = None  # what the "what changed" section compared with (pipeline.lib.changes.basis)
+    report: str = ""  # the report's id: which report folder rebuilds it (`pipeline verify`)
 
     @classmethod
-    def of(cls, edition: ValidatedEdition, code_version: str, basis: bytes | None = None) -> EmbeddedSources:
+    def of(cls, edition: ValidatedEdition, code_version: str, basis: bytes | None = None,
+           report: str = "") -> EmbeddedSources:
         meta = cast("dict[str, object]", edition.meta.get("edition", {}))  # a table (validate.check_meta)
         return cls(edition.name, edition_date(meta.get("date")), dict(edition.contents), edition.fingerprint,
-                   code_version, basis)
+                   code_version, basis, report)
 
     @property
     def built_at(self) -> str:
@@ -92,6 +94,7 @@ class EmbeddedSources:
 
         return {
             "format": MANIFEST_FORMAT,
+            **({"report": self.report} if self.report else {}),
             "edition": self.edition,
             "built_at": self.built_at,
             "fingerprint": self.fingerprint,

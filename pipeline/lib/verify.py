@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipeline.config import Paths
+from pipeline.config import Paths, report_folders
 from pipeline.lib import publish
 from pipeline.lib.changes.basis import BASIS_FILE, Basis
 from pipeline.lib.conformance import check_pdf
@@ -67,11 +67,19 @@ def _archive_step(verdict: Verdict, path: Path, sha: str, edition: str, archive:
                  f"sha256 {sha[:16]}… is none of the {len(versions)} published versions of {edition}")
 
 
+def report_folder(report_id: str) -> Path | None:
+    """The folder of the report `report_id` names (None: the default report, for PDFs from before the manifest
+    named its report, or a report that is not here)."""
+    from pipeline.lib.report_def import load_report
+
+    return next((f for f in report_folders() if report_id and load_report(f).report_id == report_id), None)
+
+
 def verify(path: Path, paths: Paths | None = None) -> Verdict:
-    """Check one PDF file; `paths` gives the archive and the templates and fonts a rebuild uses (default: env)."""
+    """Check one PDF file; `paths` gives the archive and the templates and fonts a rebuild uses (default: the
+    report the PDF's manifest names, with the folders of the environment)."""
     from pipeline.lib.build import build
 
-    paths = paths or Paths.from_env()
     verdict = Verdict()
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
@@ -94,6 +102,7 @@ def verify(path: Path, paths: Paths | None = None) -> Verdict:
     except (KeyError, ValueError, TypeError, ReportError):
         verdict.step("embedded", False, f"no readable {MANIFEST_NAME} among the embedded files {sorted(files)}")
         return verdict
+    paths = paths or Paths.from_env(report_folder(str(manifest.get("report", ""))))
 
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
         folder = Path(tmp) / "sources" / edition

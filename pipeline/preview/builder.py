@@ -181,6 +181,6 @@ class Preview:
         self.state.update(bump=True, interactive=pages.interactive, print_html=pages.print, error=None,
                           error_build=None, good_build=record.number)
         with step("pdf"):
-            pdf = make_pdf(self.paths, pages.print, embedded_sources(analysis.edition, pages))
+            pdf = make_pdf(self.paths, pages.print, embedded_sources(analysis.edition, pages, analysis.report.report_id))
             write_bytes(files["pdf"], pdf.data, durable=False)
         self.state.update(bump=False, pdf=pdf.data)

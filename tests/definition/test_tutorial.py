@@ -7,6 +7,7 @@ it; Northwind Bakery does not exist. Nothing under pipeline/ changes for it: the
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from pipeline.lib.conformance import check_pdf
 from pipeline.lib.formatting import figure_text, locale_for, period_label
 from pipeline.lib.pdf_facts import CJK_TEXT, read_pdf
 from pipeline.lib.report_def import ReportDefinitionError, load_report
+from pipeline.lib.verify import embedded_files
 
 EDITION = "northwind-bakery-2024q4"
 
@@ -462,3 +464,16 @@ def test_the_engine_names_nothing_of_the_tutorial_report(tmp_path: Path) -> None
     hits = [(str(path.relative_to(PROJECT_ROOT)), text) for path, source in engine.items() for text in declared
             if text.lower() in source.lower()]
     assert hits == []
+
+
+def test_verify_rebuilds_the_tutorial_pdf_with_the_report_its_manifest_names(archive: Archive) -> None:
+    """`pipeline verify` reads the report id from the PDF's manifest and rebuilds with that report's folder."""
+    manifest = json.loads(embedded_files(archive.tutorial.pdf.read_bytes())["build-manifest.json"])
+    assert manifest["report"] == "northwind-bakery"
+    env = {k: v for k, v in os.environ.items() if k != "REPORT"}
+    env.update(REPORT_TEMPLATES_DIR=str(archive.report), REPORT_OUTPUT_DIR=str(archive.tutorial.pdf.parents[4]))
+    done = subprocess.run([sys.executable, "-m", "pipeline", "verify", str(archive.tutorial.pdf)], cwd=PROJECT_ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "from the embedded sources: identical bytes" in done.stdout
+    assert done.stdout.rstrip().endswith("verified: the PDF keeps its promises")
