@@ -14,10 +14,11 @@ import pytest
 from upath import UPath
 
 from pipeline.lib.build import analyse
+from pipeline.lib.changes.basis import basis_for
 from pipeline.lib.changes.compare import Change, Changes, compare
 from pipeline.lib.changes.narrative import NarrativeError, claim, direction
 from pipeline.lib.changes.plain import figure_text, percent, signed, value_text
-from pipeline.lib.changes.predecessor import previous_edition, previous_version
+from pipeline.lib.changes.predecessor import previous_edition
 from pipeline.lib.changes.revisions import Revision, revisions
 from pipeline.lib.changes.snapshot import FigureValue, SnapshotError, figure_values, figures_json, from_json, to_json
 from pipeline.lib.publish import PublishError, load_figures, publish
@@ -270,15 +271,18 @@ def test_previous_edition_is_the_greatest_name_below_of_the_same_shape(tmp_path:
     assert previous_edition(tmp_path, "2013-03") == "2013-02"  # not yet published itself
 
 
-def test_previous_version_is_the_newest_committed_one_below(tmp_path: Path) -> None:
-    for n in (1, 2, 3):
-        publish_figures(tmp_path, EDITION, f"版本 {n}", None)
+def test_the_basis_is_the_newest_committed_version_with_figures_below(tmp_path: Path) -> None:
+    """What a version is compared with: skipping a version without figures and an interrupted publish."""
+    for n, figures in ((1, [fv("shops", "2024", 25)]), (2, None), (3, [fv("shops", "2024", 27)])):
+        publish_figures(tmp_path, EDITION, f"版本 {n}", to_json(figures) if figures else None)
     (tmp_path / EDITION / "versions" / "v0004").mkdir()  # an interrupted publish: not committed
 
-    assert previous_version(tmp_path, EDITION).version == "v0002"  # type: ignore[union-attr]
-    assert previous_version(tmp_path, EDITION, "v0002").version == "v0001"  # type: ignore[union-attr]
-    assert previous_version(tmp_path, EDITION, "v0001") is None
-    assert previous_version(tmp_path, "never-published") is None
+    nxt = basis_for(tmp_path, EDITION)  # the next version's: the newest of all
+    assert (nxt.against, nxt.version, nxt.figures) == ("version", "v0003", (fv("shops", "2024", 27),))  # type: ignore[union-attr]
+    assert [v for v, _ in nxt.earlier] == ["v0003", "v0001"]  # type: ignore[union-attr]
+    assert basis_for(tmp_path, EDITION, below="v0003").version == "v0001"  # type: ignore[union-attr]  # v0002: none
+    assert basis_for(tmp_path, EDITION, below="v0001") is None  # nothing before, and no previous edition
+    assert basis_for(tmp_path, "never-published") is None
 
 
 # --- narrative and plain text --------------------------------------------------------------------------------

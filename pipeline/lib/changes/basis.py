@@ -9,12 +9,14 @@ compares with exactly what the original build compared with and gives the same b
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from pipeline.lib.changes.compare import Changes, compare
 from pipeline.lib.changes.predecessor import previous_edition
 from pipeline.lib.changes.snapshot import FigureValue, SnapshotError, from_json, to_json
-from pipeline.lib.publish import history, latest, load_figures
+from pipeline.lib.publish import history, latest, load_figures, version_number
 from pipeline.lib.storage import ArchivePath
 
 #: The associated file of a PDF that holds its basis.
@@ -29,6 +31,11 @@ class Basis:
     version: str  # the version compared with
     figures: tuple[FigureValue, ...]
     earlier: tuple[tuple[str, tuple[FigureValue, ...]], ...] = ()  # this edition's versions, newest first
+
+    def compare(self, current: Sequence[FigureValue]) -> Changes:
+        """`current` against this basis: figure by figure and period for a version of the same edition, each
+        figure's latest period for another edition."""
+        return compare(self.figures, current, key="same_period" if self.against == "version" else "latest")
 
     def to_json(self) -> bytes:
         """Deterministic bytes: the same basis gives the same PDF."""
@@ -57,11 +64,14 @@ class Basis:
             raise SnapshotError(f"{BASIS_FILE}: {error}") from None
 
 
-def basis_for(archive: ArchivePath, edition: str) -> Basis | None:
-    """The basis of the next version of `edition`: its latest version with figures (and all of them, for
-    revisions), else the latest version of the previous edition; None when there is neither (a first edition)."""
+def basis_for(archive: ArchivePath, edition: str, below: str | None = None) -> Basis | None:
+    """What a version of `edition` is compared with: the newest version with figures (all of them, for revisions)
+    of those numbered below `below` (default: all, i.e. the basis of the next version), else the latest version of
+    the previous edition; None when there is neither (a first edition)."""
+    limit = version_number(below) if below is not None else None
     earlier = tuple((v.version, tuple(f)) for v in history(archive, edition)
-                    if (f := load_figures(archive, edition, v.version)) is not None)
+                    if (limit is None or v.number < limit)
+                    and (f := load_figures(archive, edition, v.version)) is not None)
     if earlier:
         return Basis("version", edition, earlier[0][0], earlier[0][1], earlier)
     other = previous_edition(archive, edition)

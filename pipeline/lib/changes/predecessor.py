@@ -1,7 +1,6 @@
-"""What a version is compared against: the version of the same edition before it, and the edition before it.
-
-Both read only what the archive vouches for (committed versions, editions with a pointer), so a comparison
-never reaches into an interrupted publish.
+"""The edition before an edition, for a version that has no earlier version of its own to be compared with
+(`pipeline.lib.changes.basis` picks the earlier version). Only published editions (with a pointer) count, so a
+comparison never reaches into an interrupted publish.
 
 The previous edition is found by name, not by date: the archive holds no edition date (the manifest's
 ``built_at`` is when it was published, which a rebuild of an old edition moves). The rule: among the report's
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.lib.publish import PublishedVersion, editions, history, version_number
+from pipeline.lib.publish import editions
 from pipeline.lib.storage import ArchivePath
 
 _DIGIT = re.compile(r"[0-9]")
@@ -26,17 +25,6 @@ _DIGIT = re.compile(r"[0-9]")
 def name_shape(edition: str) -> str:
     """The edition's name with every digit read as 0: editions of one series share it."""
     return _DIGIT.sub("0", edition)
-
-
-def previous_version(archive_root: ArchivePath | str, edition: str, version: str | None = None
-                     ) -> PublishedVersion | None:
-    """The newest committed version of ``edition`` numbered below ``version`` (default: below the latest), or
-    None if there is none (the first version, or the ones before it were pruned)."""
-    versions = history(archive_root, edition)  # newest first
-    if not versions:
-        return None
-    limit = versions[0].number if version is None else version_number(version)
-    return next((v for v in versions if v.number < limit), None)
 
 
 def previous_edition(archive_root: ArchivePath | str, edition: str) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pipeline.lib.changes import plain
 from pipeline.lib.changes.basis import Basis
-from pipeline.lib.changes.compare import Change, compare
+from pipeline.lib.changes.compare import Change
 from pipeline.lib.changes.narrative import sign
 from pipeline.lib.changes.revisions import Revision, revisions
 from pipeline.lib.changes.snapshot import FigureValue
@@ -61,7 +61,7 @@ class ReportChanges:
 
 def report_changes(basis: Basis, current: list[FigureValue], language: str) -> ReportChanges:
     locale = locale_for(language)
-    changes = compare(basis.figures, current, key="same_period" if basis.against == "version" else "latest")
+    changes = basis.compare(current)
     revised = revisions(current, basis.earlier) if basis.earlier else []
     by_key = {(r.metric_id, r.period): r for r in revised}
     labels = {f.key: f.label for f in current}
