@@ -124,18 +124,32 @@ def _text(entry: dict[str, Any], key: str, where: str, default: str | None = Non
     return value
 
 
-def _load_charts_module(folder: Path, report_id: str) -> ModuleType | None:
-    path = folder / CHARTS_FILE
+def report_module(folder: Path, name: str) -> ModuleType | None:
+    """The Python module `<name>.py` of the report in `folder` (charts.py, warehouse.py, a helper they import), or
+    None if the folder has no such file. One module per folder and name, loaded again when the file changed (the
+    preview reloads an edited report): two copies of a report (a test's, an edited one) never replace each
+    other, and a report's modules import each other with this, not sys.path."""
+    path = folder / f"{name}.py"
     if not path.is_file():
         return None
     # One module name per folder: two copies of a report (a test's, an edited one) must not replace each other.
     tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
-    spec = importlib.util.spec_from_file_location(f"report_charts_{report_id.replace('-', '_')}_{tag}", path)
+    module_name = f"report_{re.sub(r'[^A-Za-z0-9_]', '_', folder.name)}_{tag}_{name}"
+    stamp = (path.stat().st_mtime_ns, path.stat().st_size)
+    loaded = sys.modules.get(module_name)
+    if loaded is not None and getattr(loaded, "__report_stamp__", None) == stamp:
+        return loaded
+    spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ReportDefinitionError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
+    module.__report_stamp__ = stamp  # type: ignore[attr-defined]
     sys.modules[spec.name] = module  # importable by name, so its functions pickle like any other
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
     return module
 
 
@@ -209,7 +223,7 @@ def load_report(folder: Path) -> Report:
             raise ReportDefinitionError(f"{here}: its messages name unknown figures {', '.join(unknown)}")
         rules.append(rule)
 
-    module = _load_charts_module(folder, report_id)
+    module = report_module(folder, CHARTS_FILE.removesuffix(".py"))
     charts = []
     for entry in data.get("charts", []):
         chart_id = _text(entry, "id", f"{path}, [[charts]]")
