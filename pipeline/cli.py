@@ -111,6 +111,23 @@ def _kept(paths: Paths, edition: str) -> str:
     return f"nothing was published; readers keep version {current.version}"
 
 
+def _needs_ingest(report, paths: Paths) -> bool:
+    """True unless the report's warehouse holds KPI tables built from exactly the files that have landed."""
+    import tempfile
+
+    from pipeline.defs.warehouse import WarehouseResource
+    from pipeline.lib.errors import ReportError
+    from pipeline.lib.warehouse import stages
+
+    with tempfile.TemporaryDirectory(prefix="landing-") as work:
+        landed = stages.landing_fingerprint(stages.raw_files(report, paths.sources, Path(work)))
+    try:
+        with WarehouseResource().connect(report, paths.reports.parent, write=False) as db:
+            return stages.ingested_fingerprint(db) != landed
+    except ReportError:  # no warehouse yet
+        return True
+
+
 def build(folder: Path, edition: str, verbose: bool = False) -> int:
     with startup_without_gc():
         from pipeline.definitions import defs
@@ -120,15 +137,32 @@ def build(folder: Path, edition: str, verbose: bool = False) -> int:
         from pipeline.lib.sources import edition_dir
 
         paths = Paths.from_env(folder)
-        edition_dir(paths.sources, edition)  # a clear error for an unknown or unsafe edition name
-        named = names(load_report(folder))
+        report = load_report(folder)
+        if not report.warehouse:
+            edition_dir(paths.sources, edition)  # a clear error for an unknown or unsafe edition name
+        named = names(report)
         instance = _instance()
         for run_id in fail_orphaned_runs(instance):
             print(f"note: run {run_id[:8]} had lost its process (a killed build); marked failed", file=sys.stderr)
-        if not instance.has_dynamic_partition(named.editions, edition):
-            instance.add_dynamic_partitions(named.editions, [edition])
-    job = defs.resolve_job_def(named.job)
     level = "DEBUG" if verbose else "CRITICAL"  # failures are summarised below, without Dagster's stack traces
+    if report.warehouse and _needs_ingest(report, paths):
+        ingest = defs.resolve_job_def(named.ingest_job)
+        steps = len(ingest.graph.nodes)
+        print(f"ingesting {paths.report_id}'s landed data ({steps} steps)", file=sys.stderr)
+        done = ingest.execute_in_process(instance=instance, raise_on_error=False, run_config={
+            "loggers": {"console": {"config": {"log_level": level}}, "progress": {"config": {"steps": steps}}}})
+        if not done.success:
+            print(f"ingest of {paths.report_id} failed; {_kept(paths, edition)}.", file=sys.stderr)
+            for message in _failure_messages(done):
+                print(message, file=sys.stderr)
+            return 1
+    if not instance.has_dynamic_partition(named.editions, edition):
+        if report.warehouse:
+            print(f"{paths.report_id} has no edition {edition!r} in its data (editions: "
+                  f"{', '.join(instance.get_dynamic_partitions(named.editions)) or 'none'})", file=sys.stderr)
+            return 1
+        instance.add_dynamic_partitions(named.editions, [edition])
+    job = defs.resolve_job_def(named.job)
     steps = len(job.graph.nodes)
     print(f"building {paths.report_id} edition {edition} ({steps} steps)", file=sys.stderr)
     result = job.execute_in_process(partition_key=edition, instance=instance, raise_on_error=False, run_config={

@@ -44,6 +44,7 @@ with startup_without_gc():  # the libraries the steps use are imported here, in 
     from pipeline.defs.progress import progress_logger
     from pipeline.defs.resources import ReportSettings
     from pipeline.defs.runs import orphaned_runs_sensor
+    from pipeline.defs.warehouse import WarehouseResource
     from pipeline.lib.report_def import ReportDefinitionError
 
 __all__ = ["defs", "reports_definitions", "shared_definitions"]
@@ -80,7 +81,8 @@ def shared_definitions() -> Definitions:
     """What every report's assets use, and the one sensor that is about runs rather than a report."""
     return Definitions(
         sensors=[orphaned_runs_sensor],
-        resources={"settings": ReportSettings(), "smtp": SmtpResource(), "io_manager": mem_io_manager},
+        resources={"settings": ReportSettings(), "smtp": SmtpResource(), "warehouse": WarehouseResource(),
+                   "io_manager": mem_io_manager},
         executor=in_process_executor,
         loggers={"console": colored_console_logger, "progress": progress_logger},
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     DataVersion,
     DynamicPartitionsDefinition,
@@ -40,6 +41,7 @@ import pandas as pd
 from pipeline.defs.partitions import names
 from pipeline.defs.progress import NOTE
 from pipeline.defs.resources import ReportSettings
+from pipeline.defs.warehouse import WarehouseResource
 from pipeline.lib import build as core
 from pipeline.lib import (
     charts,
@@ -68,6 +70,7 @@ from pipeline.lib.report_def import Report
 from pipeline.lib.sources import EditionSources, read_edition
 from pipeline.lib.urls import compare_editions_url, compare_url
 from pipeline.lib.validate import COLUMN_DESCRIPTIONS, SCHEMA_VERSION, ValidatedEdition, validate_edition
+from pipeline.lib.warehouse import stages
 
 OWNERS = ["team:strategy-research"]
 
@@ -148,14 +151,7 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
     def code_version(*modules: ModuleType, templates: bool = False) -> str:
         return modules_version(*modules, templates=folder if templates else None)
 
-    @asset(
-        partitions_def=editions, group_name=key, key_prefix=[key], kinds={"csv", "pandas"}, owners=OWNERS,
-        code_version=code_version(sources),
-        description="The edition folder of sources/ read as string tables (metrics, references, edition.toml), "
-                    "each row keeping its line number for error messages.",
-    )
-    def source_tables(context: AssetExecutionContext, settings: ReportSettings) -> Output[EditionSources]:
-        raw = read_edition(settings.paths(folder).sources, context.partition_key)
+    def source_output(context: AssetExecutionContext, raw: EditionSources) -> Output[EditionSources]:
         for notice in raw.notices:  # for whoever can re-save the file; never printed in the report
             context.log.warning(f"{NOTE}{notice}")
         return Output(
@@ -165,11 +161,35 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
                 ROW_COUNT: len(raw.metrics),
                 "metric_rows": len(raw.metrics),
                 "reference_rows": len(raw.references),
+                **{f"{name.removesuffix('.csv')}_rows": len(table) for name, table in raw.tables.items()},
                 "fingerprint": raw.fingerprint,
                 "notices": MetadataValue.md("\n".join(f"- {n}" for n in raw.notices) or "none"),
             },
         )
 
+    if report.warehouse:
+        @asset(
+            partitions_def=editions, group_name=key, key_prefix=[key], kinds={"sql", "pandas"}, owners=OWNERS,
+            code_version=code_version(sources, stages, templates=True), deps=[AssetKey([key, "kpi_tables"])],
+            description="The edition's files (edition.toml, metrics.csv, references.csv and the report's tables) "
+                        "written by the report's warehouse module from its KPI tables, read like an edition folder.",
+        )
+        def source_tables(context: AssetExecutionContext, settings: ReportSettings,
+                          warehouse: WarehouseResource) -> Output[EditionSources]:
+            paths = settings.paths(folder)
+            with warehouse.connect(report, paths.reports.parent, write=False) as db:
+                raw = stages.edition_sources(report, db, context.partition_key)
+            return source_output(context, raw)
+    else:
+        @asset(
+            partitions_def=editions, group_name=key, key_prefix=[key], kinds={"csv", "pandas"}, owners=OWNERS,
+            code_version=code_version(sources),
+            description="The edition folder of sources/ read as string tables (metrics, references, edition.toml), "
+                        "each row keeping its line number for error messages.",
+        )
+        def source_tables(context: AssetExecutionContext, settings: ReportSettings) -> Output[EditionSources]:
+            raw = read_edition(settings.paths(folder).sources, context.partition_key, core.table_files(report))
+            return source_output(context, raw)
 
     @asset(
         partitions_def=editions, group_name=key, key_prefix=[key], kinds={"pandera", "pandas"}, owners=OWNERS,
@@ -177,7 +197,7 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         description="Typed metrics and references that passed the pandera data contract.",
     )
     def validated_metrics(source_tables: EditionSources) -> Output[ValidatedEdition]:
-        validated = validate_edition(source_tables)
+        validated = validate_edition(source_tables, report.tables)
         return Output(
             validated,
             metadata={
@@ -222,7 +242,8 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         description="Altair charts from the figures: Vega-Lite specs (interactive HTML) and SVG (PDF), CJK font.",
     )
     def report_charts(report_figures: core.Analysis, settings: ReportSettings) -> Output[list[RenderedChart]]:
-        rendered = build_charts(report_figures.figures, report_figures.report, settings.paths(folder).fonts)
+        rendered = build_charts(report_figures.figures, report_figures.report, settings.paths(folder).fonts,
+                                report_figures.tables)
         return Output(rendered, metadata={
             "chart_count": len(rendered),
             "charts": MetadataValue.md("\n".join(f"{c.number}. {c.title} (`{c.chart_id}`)" for c in rendered)),

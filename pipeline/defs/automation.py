@@ -21,7 +21,7 @@ requests cost build time only.
 import json
 import os
 import tomllib
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -89,6 +89,15 @@ def latest_edition(sources_root: Path) -> str | None:
 # --- schedule ------------------------------------------------------------------------------------------------
 
 
+def previous_month(moment: datetime) -> str:
+    """The edition a monthly report's schedule builds at `moment`: the month before, as YYYY-MM (a tick on
+    2 March builds February)."""
+    first = moment.date().replace(day=1)
+    last_month = first - timedelta(days=1)
+    return f"{last_month.year:04d}-{last_month.month:02d}"
+
+
+
 def report_schedule(report: Report, job: "UnresolvedAssetJobDefinition", editions: DynamicPartitionsDefinition,
                     cron_schedule: str | None = None, timezone: str | None = None) -> ScheduleDefinition:
     """The report's schedule, with cron and timezone from the arguments, else REPORT_SCHEDULE_CRON and
@@ -105,7 +114,11 @@ def report_schedule(report: Report, job: "UnresolvedAssetJobDefinition", edition
 
     def latest_edition_schedule(context: ScheduleEvaluationContext, settings: ReportSettings):
         sources_root = settings.paths(report.folder).sources
-        edition = latest_edition(sources_root)
+        edition: str | None
+        if report.schedule_edition == "previous_month":
+            edition = previous_month(context.scheduled_execution_time or datetime.now(ZoneInfo(timezone)))
+        else:
+            edition = latest_edition(sources_root)
         if edition is None:
             return SkipReason(f"no edition folders in {sources_root}")
         # Registering partitions is the sensor's job (one mechanism for it); a schedule cannot request it anyway.
@@ -118,8 +131,10 @@ def report_schedule(report: Report, job: "UnresolvedAssetJobDefinition", edition
     try:
         return schedule(
             name=names(report).schedule, cron_schedule=cron_schedule, execution_timezone=timezone, job=job,
-            description=f"Rebuilds the latest edition ({cron_schedule}, {timezone}; set {CRON_ENV} and "
-                        f"{TIMEZONE_ENV} to change). Latest = newest date in edition.toml, then last folder name.",
+            description=(f"Builds the previous month's edition ({cron_schedule}, {timezone}; set {CRON_ENV} and "
+                         f"{TIMEZONE_ENV} to change)." if report.schedule_edition == "previous_month" else
+                         f"Rebuilds the latest edition ({cron_schedule}, {timezone}; set {CRON_ENV} and "
+                         f"{TIMEZONE_ENV} to change). Latest = newest date in edition.toml, then last folder name."),
         )(latest_edition_schedule)
     except DagsterInvalidDefinitionError as error:
         raise DagsterInvalidDefinitionError(f"{CRON_ENV}={cron_schedule!r}: {error}") from error

@@ -17,6 +17,7 @@ from pipeline.defs.automation import report_schedule, report_sensor
 from pipeline.defs.checks import report_checks
 from pipeline.defs.delivery import delivery_asset, has_subscriptions
 from pipeline.defs.partitions import editions_of
+from pipeline.defs.warehouse import ingest_job, warehouse_assets, warehouse_sensor
 from pipeline.lib.report_def import load_report
 
 #: The file in a report's folder that makes Dagster load it, and the line it holds.
@@ -33,12 +34,19 @@ def report_defs(folder: Path) -> dg.Definitions:
     if has_subscriptions(report):  # delivery is off unless the folder says who gets the report
         assets.append(delivery_asset(report, editions, assets[-1]))
     job = report_job(report)
+    jobs = [job]
+    sensor = report_sensor(report, job, editions)
+    if report.warehouse:  # a report from a database: its ingestion assets, job and sensor
+        ingest = ingest_job(report)
+        assets = [*warehouse_assets(report, editions), *assets]
+        jobs.append(ingest)
+        sensor = warehouse_sensor(report, job, ingest, editions)
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=[job],
+        jobs=jobs,
         schedules=[report_schedule(report, job, editions)],
-        sensors=[report_sensor(report, job, editions)],
+        sensors=[sensor],
     )
 
 

@@ -43,6 +43,15 @@ class ReportNames:
     def sensor(self) -> str:
         return f"{self.key}__sources_sensor"
 
+    @property
+    def warehouse_group(self) -> str:
+        """The asset group of a database-backed report's ingestion (raw, validated and KPI tables)."""
+        return f"{self.key}_warehouse"
+
+    @property
+    def ingest_job(self) -> str:
+        return f"ingest_{self.key}"
+
     def node(self, asset: str) -> str:
         """The op name Dagster gives the report's asset `asset` (its key path joined by '__')."""
         return f"{self.key}__{asset}"

@@ -66,6 +66,8 @@ class ReportSettings(ConfigurableResource):
             report = load_report(folder)
             if names(report).job != job and names(report).key not in prefixes:
                 continue
+            if report.warehouse:  # its editions are in its database; source_tables says which there are
+                return None
             paths = self.paths(folder)
             if not (paths.sources / edition).is_dir():
                 known = ", ".join(list_editions(paths.sources)) or "none"

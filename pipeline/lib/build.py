@@ -3,7 +3,7 @@ for callers that want the whole thing in one process (tests, benchmarks)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -21,6 +21,7 @@ from pipeline.lib.render import gc_paused, layout_pdf, render_html, write_pdf
 from pipeline.lib.report_context import ReportContext
 from pipeline.lib.report_def import Report, load_report
 from pipeline.lib.sources import EditionSources, read_edition
+from pipeline.lib.tables import with_formulas
 from pipeline.lib.template_check import render_problems, template_name
 from pipeline.lib.validate import ValidatedEdition, validate_edition
 
@@ -34,6 +35,7 @@ class Analysis:
     figures: pd.DataFrame
     skipped_kpis: list[str]
     findings: list[Finding]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # declared tables by id, formulas computed
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,21 @@ def analyse(report: Report, validated: ValidatedEdition) -> Analysis:
     """The report's KPIs and consistency findings for a validated edition."""
     kpis, skipped = compute_kpis(validated.metrics, report.kpis, report.label("derived_locator"), report.language)
     figures = figures_table(validated.metrics, kpis)
-    return Analysis(report, validated, figures, skipped, check_consistency(figures, report.rules, report.language))
+    tables = {decl.table_id: with_formulas(decl, validated.tables[decl.table_id])
+              for decl in report.tables if decl.table_id in validated.tables}
+    return Analysis(report, validated, figures, skipped, check_consistency(figures, report.rules, report.language),
+                    tables)
+
+
+def table_files(report: Report) -> tuple[str, ...]:
+    """The files of the report's declared tables, which its editions carry beside metrics.csv."""
+    return tuple(decl.file for decl in report.tables)
+
+
+def read_validated(paths: Paths, edition: str) -> ValidatedEdition:
+    """An edition folder read and checked against the report's contract, its declared tables included."""
+    report = load_report(paths.templates)
+    return validate_edition(read_edition(paths.sources, edition, table_files(report)), report.tables)
 
 
 @dataclass(frozen=True)
@@ -78,7 +94,7 @@ def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart
     with (none: a first version)."""
     files = read_tree(templates)
     context = ReportContext(analysis.report, analysis.edition, analysis.figures, charts, analysis.findings,
-                            analysis.skipped_kpis, basis)
+                            analysis.skipped_kpis, basis, analysis.tables)
     return Pages(_render(context, files, interactive=True), _render(context, files, interactive=False),
                  report_code_version(files), basis.to_json() if basis is not None else None)
 
@@ -87,8 +103,8 @@ def check_template(templates: Path, analysis: Analysis) -> None:
     """Render the print document with the charts' specs but no SVG: raises what `render_pages` would raise about
     the template and the figures it uses, at a fraction of a build's cost."""
     context = ReportContext(analysis.report, analysis.edition, analysis.figures,
-                            declared_charts(analysis.figures, analysis.report), analysis.findings,
-                            analysis.skipped_kpis)
+                            declared_charts(analysis.figures, analysis.report, analysis.tables), analysis.findings,
+                            analysis.skipped_kpis, tables=analysis.tables)
     _render(context, read_tree(templates), interactive=False)
 
 
@@ -97,7 +113,7 @@ def preflight(paths: Paths, raw: EditionSources) -> Analysis:
     problem of every file), the template named in edition.toml, and every figure and chart the template uses."""
     report = load_report(paths.templates)
     try:
-        validated = validate_edition(raw)
+        validated = validate_edition(raw, report.tables)
     except SourceDataError as error:
         name = template_name(raw.meta, report.template)
         missing = [] if (paths.templates / name).is_file() else render_problems(
@@ -150,8 +166,8 @@ class Built:
 def build(paths: Paths, edition: str, basis: Basis | None = None) -> Built:
     """Sources to PDF bytes, in memory; publishing is a separate step. `basis`: what "what changed" compares
     with (the Dagster build reads it from the archive; `verify` from the PDF)."""
-    analysis = analyse(load_report(paths.templates), validate_edition(read_edition(paths.sources, edition)))
-    charts = build_charts(analysis.figures, analysis.report, paths.fonts)
+    analysis = analyse(load_report(paths.templates), read_validated(paths, edition))
+    charts = build_charts(analysis.figures, analysis.report, paths.fonts, analysis.tables)
     html = render_pages(paths.templates, analysis, charts, basis)
     return Built(analysis, charts, html, make_pdf(paths, html.print, embedded_sources(analysis.edition, html,
                                                                                     analysis.report.report_id)))

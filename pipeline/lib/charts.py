@@ -80,8 +80,9 @@ class ChartKit:
     figure, or a whole series), and the engine's building blocks in the report's words (`[labels]` of
     report.toml). A builder returns an Altair chart; the engine adds the theme, title, size, numbering and SVG."""
 
-    def __init__(self, figures: pd.DataFrame, report: Report) -> None:
+    def __init__(self, figures: pd.DataFrame, report: Report, tables: dict[str, pd.DataFrame] | None = None) -> None:
         self.figures = figures
+        self.tables = tables or {}
         self.latest = latest_by_metric(figures)
         self.report = report
         self.locale = locale_for(report.language)  # how figures and periods read in the report's language
@@ -113,6 +114,14 @@ class ChartKit:
         return pd.DataFrame([self._row(row, self.locale.period_label(row["period"]), scale)
                              for _, row in ordered.iterrows()])
 
+    def table(self, table_id: str) -> pd.DataFrame:
+        """A declared table of the edition (report.toml [[tables]]): typed values, formula columns computed."""
+        return self.tables[table_id].reset_index(drop=True).copy()
+
+    def cell_text(self, value: float, unit: str) -> str:
+        """A number as the report prints it in a table (bare counts), for a chart's labels."""
+        return self.locale.cell_text(value, unit)
+
     def period(self, metric_id: str) -> str:
         """The period of a figure's latest row."""
         return str(self.latest.loc[metric_id, "period"])
@@ -139,22 +148,26 @@ class ChartKit:
         return bars + labels
 
 
-def declared_charts(figures: pd.DataFrame, report: Report) -> list[RenderedChart]:
+def declared_charts(figures: pd.DataFrame, report: Report, tables: dict[str, pd.DataFrame] | None = None
+                    ) -> list[RenderedChart]:
     """Every chart of the report whose figures exist, numbered in order, as Vega-Lite JSON, without SVG (`svg` is
     empty). This is all a template needs to be rendered for checking (`build.check_template`); `build_charts`
     adds the SVG, which is the expensive part."""
-    kit = ChartKit(figures, report)
+    kit = ChartKit(figures, report, tables)
     rendered: list[RenderedChart] = []
     with alt.theme.enable(THEME):
         for spec in report.charts:
-            if any(m not in kit.latest.index for m in spec.metric_ids):
+            if any(m not in kit.latest.index for m in spec.metric_ids) or any(
+                    t not in kit.tables or kit.tables[t].empty for t in spec.table_ids):
                 continue
             vega_lite = spec.build(kit).properties(title=spec.title, width=WIDTH, height=HEIGHT).to_dict()
             used = kit.latest.loc[list(spec.metric_ids)]
-            refs = sorted({r for refs in used["source_ref"] for r in refs.split(";")})
+            refs = sorted({r for refs in used["source_ref"] for r in refs.split(";")}
+                          | {report.table(t).source_ref for t in spec.table_ids})
             rendered.append(RenderedChart(
                 chart_id=spec.chart_id, number=len(rendered) + 1, title=spec.title, caption=spec.caption,
-                metric_ids=spec.metric_ids, source_refs=tuple(refs), has_derived=bool(used["derived"].any()),
+                metric_ids=spec.metric_ids, source_refs=tuple(refs), has_derived=bool(used["derived"].any()) or any(
+                    c.formula is not None for t in spec.table_ids for c in report.table(t).columns),
                 spec=vega_lite, svg="",
                 data=json.loads(used[["metric_id", "period", "value", "unit"]].to_json(orient="records")),
                 language=report.language, derived_label=report.labels.get("origin_derived", ""),
@@ -162,10 +175,11 @@ def declared_charts(figures: pd.DataFrame, report: Report) -> list[RenderedChart
     return rendered
 
 
-def build_charts(figures: pd.DataFrame, report: Report, font_dir: Path) -> list[RenderedChart]:
+def build_charts(figures: pd.DataFrame, report: Report, font_dir: Path,
+                 tables: dict[str, pd.DataFrame] | None = None) -> list[RenderedChart]:
     """Every chart of the report whose figures exist, numbered in order, as Vega-Lite JSON and SVG (drawn by the
     helper process of `svg_engine`, with the CJK font)."""
     require_fonts(font_dir)
-    declared = declared_charts(figures, report)
+    declared = declared_charts(figures, report, tables)
     svgs = to_svg([c.spec for c in declared], font_dir) if declared else []
     return [replace(chart, svg=svg) for chart, svg in zip(declared, svgs, strict=True)]

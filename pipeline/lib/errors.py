@@ -3,6 +3,7 @@ can fix a spreadsheet without reading a traceback."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 #: A cell quoted in a message is cut here: the point is to find the cell, not to reprint a pasted essay.
@@ -51,12 +52,15 @@ class ReportError(Exception):
 class SourceDataError(ReportError):
     """The edition's sources break the data contract; carries every problem found, not only the first."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], shown: int = PROBLEMS_SHOWN):
         self.problems = sorted(problems, key=lambda p: (p.file, p.row or 0, p.column or "", p.rule))
-        shown = self.problems[:PROBLEMS_SHOWN]
-        lines = "\n".join(f"  - {p}" for p in shown)
-        more = len(self.problems) - len(shown)
+        listed = self.problems[:shown]
+        lines = "\n".join(f"  - {p}" for p in listed)
+        more = len(self.problems) - len(listed)
         tail = f"\n  … and {more} more; fix these and validate again" if more else ""
+        if more:  # a fact table can break one rule a million times: say how often each rule is broken
+            counts = Counter(f"{p.file}: {p.rule}" for p in self.problems)
+            tail += "\nproblems per rule:\n" + "\n".join(f"  {n:>9,}  {rule}" for rule, n in counts.most_common())
         super().__init__(f"{len(self.problems)} problem(s) in the sources:\n{lines}{tail}")
 
 

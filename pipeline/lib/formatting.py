@@ -7,7 +7,9 @@ module-level functions are the Chinese locale's, as they always were."""
 
 from __future__ import annotations
 
+import calendar
 import math
+import re
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import ClassVar
@@ -16,6 +18,8 @@ from markupsafe import Markup
 
 from pipeline.lib.units import UNITS
 
+#: A month period, as operational reports have them: 2013-01.
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 QUALIFIER_PREFIX = {"approx": "约", "at_most": "≤"}
 QUALIFIER_SUFFIX = {"at_least": "以上"}
 
@@ -110,25 +114,42 @@ class Locale:
             "hours_per_day": lambda v: number(v) + "小时",
             "ms": lambda v: number(v) + "毫秒",
             "rank": lambda v: "第" + number(v, 0),
+            "flights": lambda v: magnitude(v, "架次"),
+            "aircraft": lambda v: number(v, 0) + "架",
+            "seats": lambda v: magnitude(v, "座"),
+            "days": lambda v: number(v, 0) + "天",
+            "hours": lambda v: number(v, 0) + "小时",
+            "airports": lambda v: number(v, 0) + "个机场",
+            "carriers": lambda v: number(v, 0) + "家航空公司",
+            "minutes": lambda v: number(v, 1) + "分钟",
+            "years": lambda v: number(v, 1) + "年",
+            "number": number,
         }[unit](value)
 
+    def cell_text(self, value: float, unit: str) -> str:
+        """A number in a table cell, whose column header names the unit."""
+        return self.figure_text(value, unit)
+
     def period_label(self, period: str) -> str:
-        """'2024' → '2024年', '2025H1' → '2025年上半年', 'undated' → '未注明期间'."""
+        """'2024' → '2024年', '2025H1' → '2025年上半年', '2013-01' → '2013年1月', 'undated' → '未注明期间'."""
         if period == "undated":
             return self.undated
         return period[:4] + "年" + self.period_part(period, whole_year="")
 
     def period_part(self, period: str, whole_year: str = "全年") -> str:
-        """The part of the year a period names: 上半年, 一季度 …, or `whole_year` for a year (or no stated period)."""
+        """The part of the year a period names: 上半年, 一季度, 1月 …, or `whole_year` for a year (or no stated
+        period)."""
         if period == "undated":
             return whole_year
+        if MONTH.fullmatch(period):
+            return f"{int(period[5:])}月"
         return {"": whole_year, "H1": "上半年", "H2": "下半年", "Q1": "一季度", "Q2": "二季度",
                 "Q3": "三季度", "Q4": "四季度"}[period[4:]]
 
     def filters(self) -> dict[str, Callable[..., str]]:
         """The Jinja filters of a template in this language."""
         return {"yi": yi, "wan": wan, "pct": pct, "pp": pp, "times": times, "number": number,
-                "period": self.period_label}
+                "period": self.period_label, "fmt": self.figure_text}
 
 
 class English(Locale):
@@ -142,7 +163,10 @@ class English(Locale):
     #: Counts: the noun after the number (singular, plural); items are a bare number.
     NOUNS: ClassVar[Mapping[str, tuple[str, str]]] = {
         "devices": ("device", "devices"), "users": ("user", "users"), "vehicles": ("vehicle", "vehicles"),
-        "categories": ("category", "categories"), "scenes": ("scene", "scenes"), "items": ("", "")}
+        "categories": ("category", "categories"), "scenes": ("scene", "scenes"), "items": ("", ""),
+        "flights": ("flight", "flights"), "aircraft": ("aircraft", "aircraft"), "seats": ("seat", "seats"),
+        "days": ("day", "days"), "hours": ("hour", "hours"), "airports": ("airport", "airports"),
+        "carriers": ("carrier", "carriers")}
 
     @staticmethod
     def percent(value: float) -> str:
@@ -180,20 +204,34 @@ class English(Locale):
             "hours_per_day": lambda v: grouped(v) + " hours a day",
             "ms": lambda v: grouped(v) + " ms",
             "rank": ordinal,
+            "minutes": lambda v: grouped(v, 1) + " min",
+            "years": lambda v: grouped(v, 1) + " years",
+            "number": grouped,
         }[unit](value)
 
+    def cell_text(self, value: float, unit: str) -> str:
+        """A number in a table cell: the column header names the unit, so counts print bare (336,776)."""
+        if unit in self.NOUNS:
+            return grouped(value, 0)
+        return self.figure_text(value, unit)
+
     def period_label(self, period: str) -> str:
-        """'2024' → '2024', '2025H1' → 'H1 2025', '2023Q4' → 'Q4 2023', 'undated' → 'undated'."""
+        """'2024' → '2024', '2025H1' → 'H1 2025', '2023Q4' → 'Q4 2023', '2013-01' → 'January 2013',
+        'undated' → 'undated'."""
         if period == "undated":
             return self.undated
+        if MONTH.fullmatch(period):
+            return f"{self.period_part(period)} {period[:4]}"
         return f"{period[4:]} {period[:4]}" if period[4:] else period[:4]
 
     def period_part(self, period: str, whole_year: str = "full year") -> str:
+        if MONTH.fullmatch(period):
+            return calendar.month_name[int(period[5:])]
         return whole_year if period == "undated" else period[4:] or whole_year
 
     def filters(self) -> dict[str, Callable[..., str]]:
         return {"number": grouped, "pct": self.percent, "pp": self.points, "times": self.times,
-                "money": self.money, "period": self.period_label}
+                "money": self.money, "period": self.period_label, "fmt": self.figure_text}
 
 
 def ordinal(value: float) -> str:

@@ -8,7 +8,7 @@ import re
 import pandas as pd
 
 from pipeline.lib.formatting import DEFAULT_LANGUAGE, locale_for
-from pipeline.lib.report_def import Kpi
+from pipeline.lib.report_def import PREVIOUS, Kpi
 from pipeline.lib.validate import METRIC_COLUMNS
 
 FIGURE_COLUMNS = (*METRIC_COLUMNS, "derived", "formula", "inputs")
@@ -47,16 +47,18 @@ def compute_kpis(metrics: pd.DataFrame, kpis: tuple[Kpi, ...], locator: str,
     report writes where a source figure names its place in the source (e.g. "derived"); `language` the report's,
     for the periods in labels."""
     latest = latest_by_metric(metrics).astype({"value": float})
+    before = previous_by_metric(metrics).astype({"value": float})
     rows, skipped = [], []
     for kpi in kpis:
-        if any(i not in latest.index for i in kpi.inputs):
+        found = {i: row for i in kpi.inputs if (row := _input(i, latest, before)) is not None}
+        if len(found) < len(kpi.inputs):
             skipped.append(kpi.metric_id)
             continue
-        inputs = [latest.loc[i] for i in kpi.inputs]
+        inputs = [found[i] for i in kpi.inputs]
         period = kpi_period(kpi, [r["period"] for r in inputs])
         row = {
             "metric_id": kpi.metric_id,
-            "entity": latest.loc[kpi.entity_from, "entity"],
+            "entity": found[kpi.entity_from]["entity"],
             "period": period,
             "value": kpi.formula.evaluate({i: float(r["value"]) for i, r in zip(kpi.inputs, inputs, strict=True)}),
             "unit": kpi.unit,
@@ -74,6 +76,22 @@ def compute_kpis(metrics: pd.DataFrame, kpis: tuple[Kpi, ...], locator: str,
     return pd.DataFrame(rows, columns=list(FIGURE_COLUMNS)), skipped
 
 
+def _input(name: str, latest: pd.DataFrame, before: pd.DataFrame) -> pd.Series | None:
+    """A formula's input row: the figure's latest period, or for `<id>_previous` the period before it."""
+    if name.endswith(PREVIOUS) and name not in latest.index:
+        base = name.removesuffix(PREVIOUS)
+        return before.loc[base] if base in before.index else None
+    return latest.loc[name] if name in latest.index else None
+
+
+def previous_by_metric(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per metric id that has two periods or more: the one just before its latest."""
+    ordered = frame.assign(_order=frame["period"].map(period_order)).sort_values(["metric_id", "_order"])
+    earlier = ordered[ordered.duplicated("metric_id", keep="last")]
+    return earlier.drop_duplicates("metric_id", keep="last").drop(columns="_order").set_index("metric_id",
+                                                                                              drop=False)
+
+
 def latest_by_metric(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per metric id: the one with the latest period ('undated' counts as oldest)."""
     ordered = frame.assign(_order=frame["period"].map(period_order)).sort_values(["metric_id", "_order"])
@@ -82,12 +100,13 @@ def latest_by_metric(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def period_order(period: str) -> tuple[int, int]:
-    """Sort key: the end month of the period (2024 → (2024, 12), 2025H1 → (2025, 6)); 'undated' sorts first."""
-    match = re.fullmatch(r"([0-9]{4})(?:H([12])|Q([1-4]))?", period)
+    """Sort key: the end month of the period (2024 → (2024, 12), 2025H1 → (2025, 6), 2013-02 → (2013, 2));
+    'undated' sorts first."""
+    match = re.fullmatch(r"([0-9]{4})(?:H([12])|Q([1-4])|-([0-9]{2}))?", period)
     if not match:
         return (0, 0)
-    year, half, quarter = match.groups()
-    month = 6 * int(half) if half else 3 * int(quarter) if quarter else 12
+    year, half, quarter, month_of = match.groups()
+    month = 6 * int(half) if half else 3 * int(quarter) if quarter else int(month_of) if month_of else 12
     return (int(year), month)
 
 

@@ -1,4 +1,4 @@
-"""Exclusive locks between processes on one machine, as flock on a file.
+"""Locks between processes on one machine, as flock on a file.
 
 The kernel drops a flock when its process dies, so a killed build never leaves a lock behind, and nothing has to
 guess whether a lock is stale."""
@@ -30,6 +30,19 @@ def exclusive(lock_path: Path, *, holder: str = "", on_wait: Callable[[str], Non
                 fh.truncate(0)
                 fh.write(holder.encode("utf-8"))
                 fh.flush()
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def held(lock_path: Path, *, exclusive: bool) -> Iterator[None]:
+    """Hold a flock on `lock_path` for the block: exclusive for a writer, shared for readers (any number of them
+    at once, none while a writer holds it)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

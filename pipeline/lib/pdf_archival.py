@@ -126,8 +126,9 @@ def attachments(sources: EmbeddedSources) -> list[Attachment]:
     manifest; dates are the edition's, MIME types fixed (data: URLs carry them), so nothing varies by machine."""
     moment = dt.datetime.combine(sources.date, dt.time(0, 0))
     fetcher = ProjectURLFetcher([])  # data: URLs only
+    names = [n for n in EDITION_FILES if n in sources.files] + sorted(set(sources.files) - set(EDITION_FILES))
     items = [(name, sources.files[name], "Source", f"{name} of edition {sources.edition}, as read for this build")
-             for name in EDITION_FILES if name in sources.files]
+             for name in names]
     if sources.basis is not None:
         items.append((BASIS_FILE, sources.basis, "Data",
                       "the figures of the version this one is compared with in its 'what changed' section"))

@@ -1,10 +1,12 @@
 """Everything a template may use, built from data only: figures, charts, findings, references, numbering.
 
 Templates never hold a number. They ask for `F.metric_id` (a source row or a derived KPI, printed through the
-formatting filters), `cite(...)`, `figref(...)`, and numbering that is assigned in order of appearance."""
+formatting filters), `T.table_id` (the rows of a declared table, each cell printed in its column's unit),
+`cite(...)`, `figref(...)`, and numbering that is assigned in order of appearance."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import cast
@@ -19,9 +21,9 @@ from pipeline.lib.changes.snapshot import figure_values
 from pipeline.lib.charts import RenderedChart
 from pipeline.lib.consistency import Finding
 from pipeline.lib.errors import ReportError
-from pipeline.lib.formatting import DEFAULT_LANGUAGE, figure_markup, figure_text, locale_for
+from pipeline.lib.formatting import DEFAULT_LANGUAGE, Locale, figure_markup, figure_text, locale_for
 from pipeline.lib.kpis import latest_by_metric, period_order
-from pipeline.lib.report_def import Report
+from pipeline.lib.report_def import TEXT_UNIT, Report
 from pipeline.lib.validate import ValidatedEdition
 
 
@@ -104,6 +106,55 @@ class FigureIndex:
         return name in self._rows
 
 
+class Cell:
+    """One cell of a declared table: prints as the report writes its column's unit (counts bare: the header names
+    the unit), or "–" when the row has no value; `.value` is the raw number or text."""
+
+    NO_VALUE = "–"
+
+    def __init__(self, value: object, unit: str, locale: Locale) -> None:
+        self.value = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+        self.unit, self._locale = unit, locale
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return self.NO_VALUE
+        if self.unit == TEXT_UNIT:
+            return str(self.value)
+        return self._locale.cell_text(float(cast("float", self.value)), self.unit)
+
+    def __html__(self) -> str:
+        return str(Markup.escape(str(self)))
+
+    def __bool__(self) -> bool:
+        return self.value is not None
+
+
+class TableIndex:
+    """`T.<table id>` in a template: the table's rows (each a dict of column name → `Cell`), in file order; a
+    table the edition does not have is an error naming it, like a missing figure."""
+
+    def __init__(self, report: Report, tables: dict[str, pd.DataFrame]) -> None:
+        self._report, self._tables = report, tables
+        self._locale = locale_for(report.language)
+
+    def __getattr__(self, table_id: str) -> list[dict[str, Cell]]:
+        if table_id.startswith("_"):
+            raise AttributeError(table_id)
+        return self[table_id]
+
+    def __getitem__(self, table_id: str) -> list[dict[str, Cell]]:
+        if table_id not in self._tables:
+            raise MissingFigure(f"table:{table_id}")
+        decl = self._report.table(table_id)
+        units = {c.name: c.unit for c in decl.columns}
+        return [{name: Cell(value, units[name], self._locale) for name, value in record.items()}
+                for record in self._tables[table_id].to_dict(orient="records")]
+
+    def __contains__(self, table_id: str) -> bool:
+        return table_id in self._tables
+
+
 @dataclass
 class Numbering:
     """Numbers for sections, figures and tables in order of appearance.
@@ -137,6 +188,7 @@ class ReportContext:
     skipped_kpis: list[str]
     #: what this version is compared with (pipeline.lib.changes.basis); None: a first version, no "what changed"
     basis: Basis | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # declared tables, formulas computed
 
     @property
     def template(self) -> str:
@@ -206,7 +258,15 @@ class ReportContext:
             # the check that a word typed in the template is the change's direction (fails the build if not)
             "direction": lambda shown: self.report.label(f"change_{shown.sign}"),
             "claim": lambda shown, said: claim(shown.change, said, self._direction_words()),
+            "T": TableIndex(self.report, self.tables),
+            "table_columns": lambda table_id: self.report.table(table_id).columns,
+            "table_formula": self._table_formula,
         }
+
+    def _table_formula(self, table_id: str, column: str) -> str:
+        """How a table's formula column is computed, as printed (on_time ÷ arrived × 100); '' for a read one."""
+        formula = self.report.table(table_id).column(column).formula
+        return formula.shown if formula is not None else ""
 
     def _direction_words(self) -> dict[str, str]:
         return {d: self.report.labels[f"change_{d}"] for d in ("up", "down", "flat")

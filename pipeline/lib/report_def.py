@@ -29,6 +29,8 @@ from pipeline.lib.units import UNITS
 REPORT_FILE = "report.toml"
 CHARTS_FILE = "charts.py"
 PERIOD_RULES = ("same", "prior_year")  # a KPI's period: its first input's, or the year before it
+#: In a KPI formula, `<id>_previous` is source figure <id> in the period before its latest one in the edition.
+PREVIOUS = "_previous"
 
 
 class ReportDefinitionError(ReportError):
@@ -75,6 +77,49 @@ class ChartDecl:
     caption: str
     metric_ids: tuple[str, ...]
     build: Callable[..., Any]  # charts.py's function of the same name: (kit) -> alt.Chart
+    table_ids: tuple[str, ...] = ()  # the declared tables it draws
+
+
+#: A table column's unit that is not a number: printed as it is.
+TEXT_UNIT = "text"
+
+
+@dataclass(frozen=True)
+class ColumnDecl:
+    name: str
+    unit: str  # TEXT_UNIT or a unit of pipeline.lib.units
+    label: str
+    formula: Formula | None = None  # computed per row from the columns before it
+
+    @property
+    def numeric(self) -> bool:
+        return self.unit != TEXT_UNIT
+
+
+@dataclass(frozen=True)
+class TableDecl:
+    """A table an edition carries beside its figures (`<id>.csv`): rows of a dimension (a carrier, a day), each
+    number in its column's unit and cited as `source_ref`; formula columns are computed, never read."""
+
+    table_id: str
+    title: str
+    source_ref: str
+    columns: tuple[ColumnDecl, ...]
+
+    @property
+    def file(self) -> str:
+        return f"{self.table_id}.csv"
+
+    @property
+    def read_columns(self) -> tuple[ColumnDecl, ...]:
+        """The columns the file holds (the others are formulas)."""
+        return tuple(c for c in self.columns if c.formula is None)
+
+    def column(self, name: str) -> ColumnDecl:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"table {self.table_id!r} has no column {name!r}")
 
 
 @dataclass(frozen=True)
@@ -92,6 +137,19 @@ class Report:
     rules: tuple[Rule, ...]
     charts: tuple[ChartDecl, ...]
     labels: dict[str, str] = field(default_factory=dict)  # words the engine's kit prints (legend, tooltips)
+    tables: tuple[TableDecl, ...] = ()
+    #: [warehouse]: the report's data comes from a database its warehouse.py fills (pipeline.lib.warehouse),
+    #: not from edition folders; empty for a report of hand-kept editions
+    warehouse: dict[str, str] = field(default_factory=dict)
+    #: [schedule] edition: which edition the schedule builds: "latest" (the newest there is) or
+    #: "previous_month" (the month before the tick's, as YYYY-MM)
+    schedule_edition: str = "latest"
+
+    def table(self, table_id: str) -> TableDecl:
+        for table in self.tables:
+            if table.table_id == table_id:
+                return table
+        raise KeyError(table_id)
 
     def label(self, key: str) -> str:
         try:
@@ -186,14 +244,16 @@ def load_report(folder: Path) -> Report:
         contract[metric_id] = unit
 
     known = set(contract)
+    previous = {f"{metric_id}{PREVIOUS}" for metric_id in contract}
     kpis = []
     for entry in data.get("kpis", []):
         kpi_id = _text(entry, "id", f"{path}, [[kpis]]")
         here = where("kpi", kpi_id, entry.get("formula", ""))
-        if kpi_id in known:
-            raise ReportDefinitionError(f"{here}: the id is already a figure of the contract or an earlier KPI")
+        if kpi_id in known or kpi_id in previous:
+            raise ReportDefinitionError(f"{here}: the id is already a figure of the contract or an earlier KPI "
+                                        f"(or names a figure's previous period: {PREVIOUS})")
         try:
-            formula = parse(entry.get("formula", ""), known, here)
+            formula = parse(entry.get("formula", ""), known | previous, here)
         except FormulaError as error:
             raise ReportDefinitionError(str(error)) from None
         unit, period = entry.get("unit"), entry.get("period", "same")
@@ -223,6 +283,9 @@ def load_report(folder: Path) -> Report:
             raise ReportDefinitionError(f"{here}: its messages name unknown figures {', '.join(unknown)}")
         rules.append(rule)
 
+    tables = _tables(data, where, path)
+    table_ids = {t.table_id for t in tables}
+
     module = report_module(folder, CHARTS_FILE.removesuffix(".py"))
     charts = []
     for entry in data.get("charts", []):
@@ -231,12 +294,13 @@ def load_report(folder: Path) -> Report:
         build = getattr(module, chart_id, None) if module is not None else None
         if not callable(build):
             raise ReportDefinitionError(f"{here}: {folder / CHARTS_FILE} has no function {chart_id}(kit)")
-        figures = tuple(entry.get("figures", []))
-        unknown = [m for m in figures if m not in known]
-        if not figures or unknown:
-            raise ReportDefinitionError(f"{here}: figures must list figures of the report "
+        figures, drawn = tuple(entry.get("figures", [])), tuple(entry.get("tables", []))
+        unknown = [m for m in figures if m not in known] + [t for t in drawn if t not in table_ids]
+        if not (figures or drawn) or unknown:
+            raise ReportDefinitionError(f"{here}: figures and tables must list figures and tables of the report "
                                         f"({'unknown: ' + ', '.join(unknown) if unknown else 'none listed'})")
-        charts.append(ChartDecl(chart_id, _text(entry, "title", here), _text(entry, "caption", here), figures, build))
+        charts.append(ChartDecl(chart_id, _text(entry, "title", here), _text(entry, "caption", here), figures, build,
+                                drawn))
 
     language = _text(report, "language", f"{path}, [report]")
     try:
@@ -252,4 +316,51 @@ def load_report(folder: Path) -> Report:
         schedule_cron=schedule.get("cron", ""), schedule_timezone=schedule.get("timezone", ""),
         contract=contract, kpis=tuple(kpis), rules=tuple(rules), charts=tuple(charts),
         labels={str(k): str(v) for k, v in data.get("labels", {}).items()},
+        tables=tables, warehouse={str(k): str(v) for k, v in data.get("warehouse", {}).items()},
+        schedule_edition=_schedule_edition(schedule, path),
     )
+
+
+SCHEDULE_EDITIONS = ("latest", "previous_month")
+
+
+def _schedule_edition(schedule: dict[str, Any], path: Path) -> str:
+    rule = schedule.get("edition", "latest")
+    if rule not in SCHEDULE_EDITIONS:
+        raise ReportDefinitionError(f"{path}, [schedule]: edition is one of {', '.join(SCHEDULE_EDITIONS)} "
+                                    f"(got {rule!r})")
+    return str(rule)
+
+
+def _tables(data: dict[str, Any], where: _Where, path: Path) -> tuple[TableDecl, ...]:
+    """[[tables]]: each column a text or a unit; a formula column names numeric columns declared before it."""
+    tables = []
+    for entry in data.get("tables", []):
+        table_id = _text(entry, "id", f"{path}, [[tables]]")
+        here = where("table", table_id)
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", table_id) or table_id in ("metrics", "references"):
+            raise ReportDefinitionError(f"{here}: a table id is snake_case and not metrics or references")
+        columns: list[ColumnDecl] = []
+        for column in entry.get("columns", []):
+            name = _text(column, "name", f"{here}, a column")
+            unit = column.get("unit")
+            if unit != TEXT_UNIT and unit not in UNITS:
+                raise ReportDefinitionError(f"{here}, column {name!r}: unit is {TEXT_UNIT} or one of "
+                                            f"{', '.join(UNITS)} (got {unit!r})")
+            if any(c.name == name for c in columns):
+                raise ReportDefinitionError(f"{here}: column {name!r} is declared twice")
+            formula = None
+            if "formula" in column:
+                numeric = {c.name for c in columns if c.numeric}
+                try:
+                    formula = parse(column["formula"], numeric, f"{here}, column {name!r}")
+                except FormulaError as error:
+                    raise ReportDefinitionError(str(error)) from None
+                if unit == TEXT_UNIT:
+                    raise ReportDefinitionError(f"{here}, column {name!r}: a formula column is a number")
+            columns.append(ColumnDecl(name, unit, _text(column, "label", f"{here}, column {name!r}"), formula))
+        if not columns:
+            raise ReportDefinitionError(f"{here}: columns are required")
+        tables.append(TableDecl(table_id, _text(entry, "title", here), _text(entry, "source_ref", here),
+                                tuple(columns)))
+    return tuple(tables)

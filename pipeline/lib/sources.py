@@ -68,6 +68,7 @@ class EditionSources:
     problems: list[Problem] = field(default_factory=list)
     unreadable: frozenset[str] = frozenset()
     contents: dict[str, bytes] = field(default_factory=dict, repr=False)  # the bytes read, for embedding in the PDF
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # declared tables by file name, as text
 
 
 def _file_problem(file: str, rule: str, row: int | None = None, column: str | None = None) -> SourceDataError:
@@ -121,19 +122,24 @@ def scan_editions(sources_root: Path) -> list[tuple[str, str | None]]:
     return found
 
 
-def _fingerprint(contents: dict[str, bytes | None]) -> str:
+def edition_file_names(table_files: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The files of an edition: the three every edition has, then the report's declared tables (`<id>.csv`)."""
+    return EDITION_FILES + tuple(table_files)
+
+
+def _fingerprint(contents: dict[str, bytes | None], files: tuple[str, ...] = EDITION_FILES) -> str:
     digest = hashlib.sha256()
-    for name in EDITION_FILES:
+    for name in files:
         data = contents.get(name)
         digest.update(name.encode())
         digest.update(b"<missing>" if data is None else data)
     return digest.hexdigest()
 
 
-def fingerprint(folder: Path) -> str:
+def fingerprint(folder: Path, files: tuple[str, ...] = EDITION_FILES) -> str:
     """sha256 over the edition's files (names and bytes): the identity of the data a report was built from."""
     return _fingerprint({name: (folder / name).read_bytes() if (folder / name).is_file() else None
-                         for name in EDITION_FILES})
+                         for name in files}, files)
 
 
 def read_source_file(folder: Path, name: str) -> bytes:
@@ -262,7 +268,8 @@ def _ragged_problems(file: str, header: list[str], ragged: list[tuple[int, list[
     return [_ragged_row(file, line, header, record) for line, record in ragged]
 
 
-def parse_csv(data: bytes, file: str, notices: list[str]) -> tuple[pd.DataFrame, list[Problem]]:
+def parse_csv(data: bytes, file: str, notices: list[str], *, may_be_empty: bool = False
+              ) -> tuple[pd.DataFrame, list[Problem]]:
     """All cells as stripped strings, indexed by the line number of each row in the file (header is line 1), and
     the problems of rows that could not be read. Raises `SourceDataError` for a file without a usable table."""
     text = decode(data, file, notices)
@@ -273,7 +280,7 @@ def parse_csv(data: bytes, file: str, notices: list[str]) -> tuple[pd.DataFrame,
         raise _file_problem(file, f"the table has {len(rows) + len(ragged)} data rows; the data contract allows at "
                                   f"most {MAX_ROWS} rows per table")
     problems = _ragged_problems(file, header, ragged, len(rows))
-    if not rows and not problems:
+    if not rows and not problems and not may_be_empty:
         raise _file_problem(file, "file has a header but no data rows")
     frame = pd.DataFrame([cells for _, cells in rows], columns=header,
                          index=pd.Index([line for line, _ in rows], name="row"), dtype=str)
@@ -302,35 +309,53 @@ def _empty_table() -> pd.DataFrame:
     return pd.DataFrame(dtype=str, index=pd.Index([], name="row"))
 
 
-def read_edition(sources_root: Path, name: str) -> EditionSources:
-    """Read edition `name` (edition.toml, metrics.csv, references.csv), collecting every reading problem."""
+def read_edition(sources_root: Path, name: str, table_files: tuple[str, ...] = ()) -> EditionSources:
+    """Read edition `name` (edition.toml, metrics.csv, references.csv, and the report's declared tables),
+    collecting every reading problem."""
     folder = edition_dir(sources_root, name)
+    contents: dict[str, bytes | None] = {}
+    read_problems: dict[str, list[Problem]] = {}
+    for file in edition_file_names(table_files):
+        try:
+            contents[file] = read_source_file(folder, file)
+        except SourceDataError as error:
+            contents[file], read_problems[file] = None, error.problems
+    return parse_edition(name, contents, table_files, read_problems)
+
+
+def parse_edition(name: str, contents: dict[str, bytes | None], table_files: tuple[str, ...] = (),
+                  read_problems: dict[str, list[Problem]] | None = None) -> EditionSources:
+    """An edition from its files' bytes (a folder's, or those a report's warehouse wrote): the same decoding,
+    CSV splitting and problems whichever way the bytes came."""
     notices: list[str] = []
     problems: list[Problem] = []
     unreadable: set[str] = set()
-    contents: dict[str, bytes | None] = {}
     meta: dict[str, object] = {}
     tables = {METRICS_FILE: _empty_table(), REFERENCES_FILE: _empty_table()}
-    for file in EDITION_FILES:
-        contents[file] = None
+    for file in edition_file_names(table_files):
+        data = contents.get(file)
         try:
-            data = contents[file] = read_source_file(folder, file)
+            if data is None:
+                raise SourceDataError((read_problems or {}).get(file) or [Problem(file, None, None,
+                                                                                  "required file is missing")])
             if file == EDITION_FILE:
                 meta = parse_meta(data, notices)
             else:
-                tables[file], row_problems = parse_csv(data, file, notices)
+                tables[file], row_problems = parse_csv(data, file, notices, may_be_empty=file in table_files)
                 problems.extend(row_problems)
         except SourceDataError as error:
             problems.extend(error.problems)
             unreadable.add(file)
+    files = edition_file_names(table_files)
     return EditionSources(
         name=name,
         meta=meta,
         metrics=tables[METRICS_FILE],
         references=tables[REFERENCES_FILE],
-        fingerprint=_fingerprint(contents),
+        fingerprint=_fingerprint(contents, files),
         notices=notices,
         problems=problems,
         unreadable=frozenset(unreadable),
-        contents={name: data for name, data in contents.items() if data is not None},
+        contents={file: data for file, data in contents.items() if data is not None and file in files},
+        tables={file: tables[file] for file in table_files if file in tables},
     )

@@ -34,6 +34,17 @@ UNITS: dict[str, Unit] = {
         Unit("ms", "毫秒", 0),
         Unit("multiple", "倍", 0),
         Unit("rank", "位", 1, integer=True),
+        # operational counts and measures (fact tables aggregated by the report's SQL)
+        Unit("flights", "架次", 0, integer=True),
+        Unit("aircraft", "架", 0, integer=True),
+        Unit("seats", "座", 0, integer=True),
+        Unit("days", "天", 0, integer=True),
+        Unit("hours", "小时", 0, integer=True),
+        Unit("airports", "个机场", 0, integer=True),
+        Unit("carriers", "家航空公司", 0, integer=True),
+        Unit("minutes", "分钟"),  # a delay: negative is early
+        Unit("years", "年", 0),
+        Unit("number", ""),  # a plain number: an hour of the day, a sort key
     )
 }
 

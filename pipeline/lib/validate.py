@@ -18,6 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.lib.errors import Problem, SourceDataError
+from pipeline.lib.report_def import TableDecl
 from pipeline.lib.sources import EDITION_FILE, METRICS_FILE, REFERENCES_FILE, EditionSources
 from pipeline.lib.units import QUALIFIERS, UNITS, Unit, in_range, range_rule
 
@@ -25,7 +26,7 @@ from pipeline.lib.units import QUALIFIERS, UNITS, Unit, in_range, range_rule
 SCHEMA_VERSION = "2"
 
 NUMBER = r"-?[0-9]+(\.[0-9]+)?"
-PERIOD = r"(19|20)[0-9]{2}(H[12]|Q[1-4])?|undated"  # a year a business figure can have: 1900–2099
+PERIOD = r"(19|20)[0-9]{2}(H[12]|Q[1-4]|-(0[1-9]|1[0-2]))?|undated"  # a year a business figure can have: 1900–2099
 IDENTIFIER = r"[a-z][a-z0-9_]*"
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\.html\.j2")
 REQUIRED_META = ("title", "subtitle", "date", "author", "subject")
@@ -49,7 +50,7 @@ UNIT_IN_VALUE_RULE = ("the value carries a unit or symbol (%, 亿, 万, 元 …)
                       "(2800亿元 is 280000000000) and name the unit in the unit column")
 NUMBER_RULE = "value is a plain number: ASCII digits, an optional leading '-', '.' for decimals (e.g. 12.5)"
 TOO_LARGE_RULE = "value is too large to be a number"
-PERIOD_RULE = "period is YYYY, YYYYH1/H2, YYYYQ1–Q4 or 'undated', with a year from 1900 to 2099"
+PERIOD_RULE = "period is YYYY, YYYYH1/H2, YYYYQ1–Q4, YYYY-MM or 'undated', with a year from 1900 to 2099"
 UNIT_RULE = f"unknown unit; the unit is one of {', '.join(UNITS)}"
 QUALIFIER_RULE = "qualifier is empty, approx, at_least or at_most"
 SOURCE_REF_RULE = "unknown source: source_ref must be a source_id listed in references.csv"
@@ -113,7 +114,7 @@ TEXT_CHECKS = _rules(_text_rule, CONTROL_RULE, REPLACEMENT_RULE)
 COLUMN_DESCRIPTIONS = {
     "metric_id": "the figure's id (snake_case), the name templates and formulas use",
     "entity": "who the figure is about",
-    "period": "the period it covers: YYYY, YYYYH1/H2, YYYYQ1-Q4, or undated",
+    "period": "the period it covers: YYYY, YYYYH1/H2, YYYYQ1-Q4, YYYY-MM, or undated",
     "value": "the number as the source states it, in its unit",
     "unit": "the unit (pipeline.lib.units): what the value counts and how it is printed",
     "qualifier": "how the source qualifies the value (about, over, up to), if it does",
@@ -312,6 +313,7 @@ class ValidatedEdition:
     fingerprint: str
     notices: list[str]
     contents: dict[str, bytes] = field(default_factory=dict, repr=False)  # the files' bytes, as read
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # declared tables by id, typed
 
 
 def _text_problem(where: str, value: object, *, required: bool = True) -> Problem | None:
@@ -359,9 +361,17 @@ def check_meta(meta: dict[str, object]) -> list[Problem]:
     return problems + _notes_problems(meta.get("notes"))
 
 
-def validate_edition(raw: EditionSources) -> ValidatedEdition:
-    """Apply the contract to every table; raise `SourceDataError` with all problems, or return typed tables."""
+def validate_edition(raw: EditionSources, tables: tuple[TableDecl, ...] = ()) -> ValidatedEdition:
+    """Apply the contract to every table (and the report's declared `tables`); raise `SourceDataError` with all
+    problems, or return typed tables."""
+    from pipeline.lib.tables import validate_table  # it builds on this module's cell rules
+
     problems = list(raw.problems)
+    typed_tables: dict[str, pd.DataFrame] = {}
+    for decl in tables:
+        if decl.file in raw.tables and decl.file not in raw.unreadable:
+            typed_tables[decl.table_id], found = validate_table(decl, raw.tables[decl.file])
+            problems += found
     if EDITION_FILE not in raw.unreadable:
         problems += check_meta(raw.meta)
     references, metrics = raw.references, raw.metrics
@@ -377,4 +387,4 @@ def validate_edition(raw: EditionSources) -> ValidatedEdition:
         raise SourceDataError(problems)
     typed = metrics.loc[:, list(METRIC_COLUMNS)].assign(value=metrics["value"].astype(float))
     return ValidatedEdition(raw.name, raw.meta, typed, references.loc[:, list(REFERENCE_COLUMNS)],
-                            raw.fingerprint, list(raw.notices), dict(raw.contents))
+                            raw.fingerprint, list(raw.notices), dict(raw.contents), typed_tables)

@@ -24,7 +24,7 @@ from pipeline.lib.changes.basis import BASIS_FILE, Basis
 from pipeline.lib.conformance import check_pdf
 from pipeline.lib.errors import ReportError
 from pipeline.lib.pdf_archival import MANIFEST_NAME
-from pipeline.lib.sources import EDITION_FILES, fingerprint
+from pipeline.lib.sources import edition_file_names, fingerprint
 
 
 @dataclass
@@ -95,7 +95,6 @@ def verify(path: Path, paths: Paths | None = None) -> Verdict:
     except Exception as error:  # pikepdf raises its own types for unreadable files
         verdict.step("embedded", False, f"cannot read the embedded files ({type(error).__name__}: {error})")
         return verdict
-    sources = {name: files[name] for name in EDITION_FILES if name in files}
     try:
         manifest = json.loads(files[MANIFEST_NAME])
         edition, recorded = publish.check_edition(str(manifest["edition"])), str(manifest["fingerprint"])
@@ -103,14 +102,19 @@ def verify(path: Path, paths: Paths | None = None) -> Verdict:
         verdict.step("embedded", False, f"no readable {MANIFEST_NAME} among the embedded files {sorted(files)}")
         return verdict
     paths = paths or Paths.from_env(report_folder(str(manifest.get("report", ""))))
+    from pipeline.lib.build import table_files
+    from pipeline.lib.report_def import load_report
+
+    expected = edition_file_names(table_files(load_report(paths.templates)))
+    sources = {name: files[name] for name in expected if name in files}
 
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
         folder = Path(tmp) / "sources" / edition
         folder.mkdir(parents=True)
         for name, content in sources.items():
             (folder / name).write_bytes(content)
-        actual = fingerprint(folder)
-        verdict.step("embedded", actual == recorded and len(sources) == len(EDITION_FILES),
+        actual = fingerprint(folder, expected)
+        verdict.step("embedded", actual == recorded and len(sources) == len(expected),
                      f"edition {edition}, {len(sources)} source files + manifest; fingerprint {actual[:16]}… "
                      + ("matches the manifest" if actual == recorded else f"but the manifest says {recorded[:16]}…"))
 
