@@ -13,8 +13,6 @@ Why this shape:
   lineage, registered from the KPI tables when they are built.
 - Assets return `MaterializeResult`: the data lives in the database, so nothing goes through an IO manager."""
 
-from __future__ import annotations
-
 import json
 import tempfile
 from collections.abc import Iterator
@@ -111,7 +109,10 @@ class WarehouseResource(ConfigurableResource):
             resource = DuckDBResource(database=str(path),
                                       connection_config={} if write else {"access_mode": "READ_ONLY"})
             with resource.get_connection() as con:
-                yield DuckDBWarehouse(con)
+                try:
+                    yield DuckDBWarehouse(con)
+                finally:  # get_connection closes only on success: a failed stage would keep the file open
+                    con.close()
 
 
 def _rows_table(rows: dict[str, int]) -> MetadataValue:
@@ -177,7 +178,7 @@ def warehouse_assets(report: Report, editions: DynamicPartitionsDefinition) -> l
     return [raw_tables, validated_tables, kpi_tables]
 
 
-def ingest_job(report: Report) -> UnresolvedAssetJobDefinition:
+def ingest_job(report: Report) -> "UnresolvedAssetJobDefinition":
     return define_asset_job(names(report).ingest_job, selection=f"group:{names(report).warehouse_group}",
                             tags={"report/id": report.report_id},
                             description=f"Ingest {report.report_id}'s landed data: raw, validated and KPI tables.")
@@ -191,7 +192,7 @@ def _latest_metadata(instance: DagsterInstance, key: AssetKey, field: str) -> ob
     return value.value if value is not None else None
 
 
-def warehouse_sensor(report: Report, job: UnresolvedAssetJobDefinition, ingest: UnresolvedAssetJobDefinition,
+def warehouse_sensor(report: Report, job: "UnresolvedAssetJobDefinition", ingest: "UnresolvedAssetJobDefinition",
                      editions: DynamicPartitionsDefinition) -> SensorDefinition:
     """Newly landed data → an ingest run; editions whose files the KPI tables changed (or new ones, e.g. a new
     month) → a build of each."""
