@@ -19,7 +19,6 @@ from pipeline.defs.component import report_defs
 from pipeline.defs.resources import ReportSettings
 from pipeline.defs.warehouse import WarehouseResource
 from pipeline.lib.pdf_facts import read_pdf
-from pipeline.lib.report_def import load_report
 from tests.definition.test_tutorial import REPORT_CSS
 
 REPORT_TOML = """\
@@ -218,7 +217,7 @@ def _edition(defs, resources, instance, edition):
 
 
 def test_a_database_report_ingests_registers_its_months_and_publishes_the_data(setup) -> None:
-    folder, defs, resources, landed, reports = setup
+    _, defs, resources, landed, _ = setup
     instance = DagsterInstance.ephemeral()
     assert _ingest(defs, resources, instance).success
     assert instance.get_dynamic_partitions("harbour_ferries__editions") == ["2024-01", "2024-02"]
@@ -242,14 +241,14 @@ def test_a_database_report_ingests_registers_its_months_and_publishes_the_data(s
 
 
 def test_bad_landed_rows_are_refused_by_line_and_the_published_edition_stays(setup) -> None:
-    folder, defs, resources, landed, reports = setup
+    _, defs, resources, landed, reports = setup
     instance = DagsterInstance.ephemeral()
     assert _ingest(defs, resources, instance).success
     first = _edition(defs, resources, instance, "2024-02").output_for_node("harbour_ferries__published_report")
     land(landed.parent.parent, [*ROWS, ("2024-02", "East", -4), ("2024-02", "East", "soon")])
     failed = _ingest(defs, resources, instance)
     assert not failed.success
-    error = [e.event_specific_data.error for e in failed.all_events if e.is_step_failure][0]
+    error = next(e.event_specific_data.error for e in failed.all_events if e.is_step_failure)
     message = ""
     while error is not None:  # Dagster wraps the step's own error: read down the chain
         message, error = message + error.message, error.cause
