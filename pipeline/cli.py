@@ -113,14 +113,11 @@ def _kept(paths: Paths, edition: str) -> str:
 
 def _needs_ingest(report, paths: Paths) -> bool:
     """True unless the report's warehouse holds KPI tables built from exactly the files that have landed."""
-    import tempfile
-
     from pipeline.defs.warehouse import WarehouseResource
     from pipeline.lib.errors import ReportError
     from pipeline.lib.warehouse import stages
 
-    with tempfile.TemporaryDirectory(prefix="landing-") as work:
-        landed = stages.landing_fingerprint(stages.raw_files(report, paths.sources, Path(work)))
+    landed = stages.landed_fingerprint(report, paths.sources)
     try:
         with WarehouseResource().connect(report, paths.reports.parent, write=False) as db:
             return stages.ingested_fingerprint(db) != landed

@@ -133,11 +133,11 @@ def warehouse_assets(report: Report, editions: DynamicPartitionsDefinition) -> l
     def raw_tables(context: AssetExecutionContext, settings: ReportSettings,
                    warehouse: WarehouseResource) -> MaterializeResult:
         paths = settings.paths(report.folder)
+        fingerprint = stages.landed_fingerprint(report, paths.sources)
         with tempfile.TemporaryDirectory(prefix="landing-") as work:
             files = stages.raw_files(report, paths.sources, Path(work))
             with warehouse.connect(report, paths.reports.parent, write=True) as db:
                 rows = stages.load_raw(db, files)
-            fingerprint = stages.landing_fingerprint(files)
         return MaterializeResult(metadata={
             ROW_COUNT: sum(rows.values()), "tables": _rows_table(rows), "landing_fingerprint": fingerprint,
             "landing": str(stages.landing_folder(paths.sources) or "the report's default data"),
@@ -160,8 +160,7 @@ def warehouse_assets(report: Report, editions: DynamicPartitionsDefinition) -> l
     def kpi_tables(context: AssetExecutionContext, settings: ReportSettings,
                    warehouse: WarehouseResource) -> MaterializeResult:
         paths = settings.paths(report.folder)
-        with tempfile.TemporaryDirectory(prefix="landing-") as work:
-            fingerprint = stages.landing_fingerprint(stages.raw_files(report, paths.sources, Path(work)))
+        fingerprint = stages.landed_fingerprint(report, paths.sources)
         with warehouse.connect(report, paths.reports.parent, write=True) as db:
             rows = stages.run_sql(report, db, "kpis")
             stages.record_ingest(db, fingerprint)
@@ -206,8 +205,7 @@ def warehouse_sensor(report: Report, job: "UnresolvedAssetJobDefinition", ingest
                         "every edition whose data changed, and new editions (a new month) as they appear.")
     def warehouse_sources_sensor(context: SensorEvaluationContext, settings: ReportSettings) -> SensorResult:
         paths = settings.paths(report.folder)
-        with tempfile.TemporaryDirectory(prefix="landing-") as work:
-            landed = stages.landing_fingerprint(stages.raw_files(report, paths.sources, Path(work)))
+        landed = stages.landed_fingerprint(report, paths.sources)
         requests: list[RunRequest] = []
         ingested = _latest_metadata(context.instance, AssetKey([key, "kpi_tables"]), "landing_fingerprint")
         if ingested != landed:

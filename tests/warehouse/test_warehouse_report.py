@@ -258,3 +258,39 @@ def test_bad_landed_rows_are_refused_by_line_and_the_published_edition_stays(set
     again = _edition(defs, resources, instance, "2024-02").output_for_node("harbour_ferries__published_report")
     assert again["version"] == first["version"] and again["reused"]  # the KPI tables are still the good data's
     shutil.rmtree(reports)  # keep tmp small
+
+
+def test_the_sensor_ingests_newly_landed_data_and_then_builds_each_new_month(setup) -> None:
+    from dagster import build_sensor_context
+
+    _, defs, resources, landed, _ = setup
+    instance = DagsterInstance.ephemeral()
+    sensor = next(iter(defs.sensors or []))
+
+    def tick(cursor: str | None = None):
+        with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+            return sensor(context)
+
+    first = tick()
+    assert [r.job_name for r in first.run_requests] == ["ingest_harbour_ferries"]  # nothing ingested yet
+    assert _ingest(defs, resources, instance).success
+    second = tick()
+    assert [(r.job_name, r.partition_key) for r in second.run_requests] == [
+        ("build_harbour_ferries", "2024-01"), ("build_harbour_ferries", "2024-02")]
+    assert tick(second.cursor).run_requests == []  # nothing new: nothing to do
+
+    land(landed.parent.parent, [*ROWS, ("2024-03", "North", 4)])  # a new month lands
+    third = tick(second.cursor)
+    assert [r.job_name for r in third.run_requests] == ["ingest_harbour_ferries"]
+    assert _ingest(defs, resources, instance).success
+    fourth = tick(second.cursor)
+    assert [(r.job_name, r.partition_key) for r in fourth.run_requests] == [("build_harbour_ferries", "2024-03")]
+
+
+def test_a_monthly_schedule_builds_the_month_before_its_tick() -> None:
+    from datetime import datetime
+
+    from pipeline.defs.automation import previous_month
+
+    assert previous_month(datetime(2013, 3, 2, 6)) == "2013-02"
+    assert previous_month(datetime(2014, 1, 2, 6)) == "2013-12"

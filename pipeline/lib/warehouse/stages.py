@@ -3,12 +3,13 @@ edition files. The Dagster assets (pipeline.defs.warehouse) and the CLI call the
 `warehouse.py` and its SQL files) says what each stage does for that report.
 
 The report module's functions (see README, "A report from a database"): `raw_files(landing, workdir)`,
-`validate(db)`, `editions(db)`, `edition_files(db, edition)`. The SQL: `sql/validated/*.sql`, then
+`validate(db)`, `editions(db)`, `edition_files(db, edition)`, and optionally `source_files(landing)`. The SQL: `sql/validated/*.sql`, then
 `sql/kpis/*.sql`, each one SELECT whose result replaces the table named by the file."""
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -51,6 +52,18 @@ def landing_fingerprint(files: dict[str, Path]) -> str:
 
 def raw_files(report: Report, sources: Path, workdir: Path) -> dict[str, Path]:
     return dict(module_of(report).raw_files(landing_folder(sources), workdir))
+
+
+def landed_fingerprint(report: Report, sources: Path) -> str:
+    """The fingerprint of the landed files as they lie. A module whose `raw_files` unpacks archives (into a new
+    file each time) says where the originals are with `source_files(landing)`; otherwise the files `raw_files`
+    returns are the landed ones. A sensor calls this every tick, so nothing is unpacked for it."""
+    module = module_of(report)
+    finder = getattr(module, "source_files", None)
+    if finder is not None:
+        return landing_fingerprint(dict(finder(landing_folder(sources))))
+    with tempfile.TemporaryDirectory(prefix="landing-") as work:
+        return landing_fingerprint(raw_files(report, sources, Path(work)))
 
 
 def load_raw(db: Warehouse, files: dict[str, Path]) -> dict[str, int]:
