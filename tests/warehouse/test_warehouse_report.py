@@ -216,8 +216,24 @@ def _edition(defs, resources, instance, edition):
                        raise_on_error=False)
 
 
-def test_a_database_report_ingests_registers_its_months_and_publishes_the_data(setup) -> None:
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A real PostgreSQL server (Debian's package), as the team profile's warehouse would be."""
+    from tests.team_stack import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        pytest.skip("Debian's postgresql package is not installed (make test installs it)")
+    with postgres_server() as server:
+        yield f"postgresql://{server.user}:{server.password}@{server.host}:{server.port}/{server.db}"
+
+
+@pytest.mark.parametrize("database", ["duckdb", "postgres"])
+def test_a_database_report_ingests_registers_its_months_and_publishes_the_data(setup, database: str,
+                                                                                request: pytest.FixtureRequest
+                                                                                ) -> None:
     _, defs, resources, landed, _ = setup
+    if database == "postgres":
+        resources = {**resources, "warehouse": WarehouseResource(url=request.getfixturevalue("postgres_url"))}
     instance = DagsterInstance.ephemeral()
     assert _ingest(defs, resources, instance).success
     assert instance.get_dynamic_partitions("harbour_ferries__editions") == ["2024-01", "2024-02"]
