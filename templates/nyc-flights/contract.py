@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -264,7 +264,42 @@ def validate_tables(tables: Mapping[str, pd.DataFrame]) -> tuple[dict[str, pd.Da
             continue
         typed[name], found = validate_table(name, tables[name], schema)
         problems += found
-    return typed, sorted(problems, key=lambda p: (p.file, p.row or 0, p.column or "", p.rule))
+    return typed, _sorted(problems)
+
+
+def _sorted(problems: Iterable[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.file, p.row or 0, p.column or "", p.rule))
+
+
+def validate_in_chunks(lookups: Mapping[str, pd.DataFrame], flights: Iterable[pd.DataFrame] | None
+                       ) -> list[Problem]:
+    """Every problem, with the fact table read one chunk at a time so memory is bounded by the chunk, not the data.
+
+    The lookup tables (airlines, airports, planes, weather: thousands of rows) are validated whole, since their
+    keys must be unique over the table; flights has no key of its own and every flights rule reads one row (or
+    the lookups), so a chunk's problems are the problems of its rows. Each chunk is indexed by CSV line like
+    `raw_files.read_table`; a header problem (a missing or unknown column) comes back once, not once per chunk.
+    `flights` None means the table is missing."""
+    contract = schemas(_values(lookups.get("airlines"), "carrier"), _values(lookups.get("airports"), "faa"))
+    found: dict[tuple[object, ...], Problem] = {}
+
+    def add(problems: Iterable[Problem]) -> None:
+        for p in problems:
+            found.setdefault((p.file, p.row, p.column, p.rule), p)
+
+    for name, schema in contract.items():
+        if name == "flights":
+            continue
+        if name not in lookups:
+            add([Problem(f"{name}.csv", None, None, "the table is missing")])
+            continue
+        add(validate_table(name, lookups[name], schema)[1])
+    if flights is None:
+        add([Problem("flights.csv", None, None, "the table is missing")])
+    else:
+        for chunk in flights:
+            add(validate_table("flights", chunk, contract["flights"])[1])
+    return _sorted(found.values())
 
 
 def validate_flights(tables: Mapping[str, pd.DataFrame]) -> list[Problem]:
