@@ -36,6 +36,9 @@ from pipeline.lib.report_def import report_module
 from pipeline.lib.warehouse.base import LINE_COLUMN, Warehouse
 
 HERE = Path(__file__).resolve().parent
+#: The report's definition. It is report.draft.toml until the report's templates and charts exist: a folder
+#: with a report.toml is a report, which the code location and `make report` would then build.
+DEFINITION = "report.toml" if (HERE / "report.toml").is_file() else "report.draft.toml"
 _contract = report_module(HERE, "contract")
 _raw = report_module(HERE, "raw_files")
 assert _contract is not None and _raw is not None, f"{HERE}: contract.py and raw_files.py belong beside warehouse.py"
@@ -415,8 +418,8 @@ def _table_frames(db: Warehouse, period: Period) -> dict[str, pd.DataFrame]:
 
 
 def declared_tables(folder: Path = HERE) -> list[dict[str, Any]]:
-    """The [[tables]] of report.toml: which CSV files an edition carries and their columns."""
-    with (folder / "report.toml").open("rb") as file:
+    """The [[tables]] of the report's definition: which CSV files an edition carries and their columns."""
+    with (folder / DEFINITION).open("rb") as file:
         return list(tomllib.load(file).get("tables", []))
 
 

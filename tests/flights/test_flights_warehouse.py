@@ -36,7 +36,7 @@ def _module(name: str) -> ModuleType:
 
 wh = _module("warehouse")
 raw_files = _module("raw_files")
-DECLARED = tomllib.loads((REPORT / "report.toml").read_text(encoding="utf-8"))
+DECLARED = tomllib.loads((REPORT / wh.DEFINITION).read_text(encoding="utf-8"))
 CONTRACT = {m["id"]: m["unit"] for m in DECLARED["contract"]["metrics"]}
 
 
