@@ -159,7 +159,7 @@ def test_temporary_edition_materializes_as_its_own_partition_with_analyst_metada
     revenue = next(r.data for r in kpis.records if r.data["figure"] == "group_revenue_prior")
     assert (revenue["period"], revenue["value"]) == ("2023年", "2592.6亿元")  # 2800亿 ÷ 1.08
     described = {c.name: c.description for c in meta["validated_metrics"]["dagster/column_schema"].value.columns}
-    assert described["period"] == "the period it covers: YYYY, YYYYH1/H2, YYYYQ1-Q4, or undated"
+    assert described["period"] == "the period it covers: YYYY, YYYYH1/H2, YYYYQ1-Q4, YYYY-MM, or undated"
     specs = meta["report_charts"]["specs"].value
     assert len(specs) == meta["report_charts"]["chart_count"].value > 0
     assert all(isinstance(spec, dict) and spec for spec in specs.values())
