@@ -316,6 +316,8 @@ def read_edition(sources_root: Path, name: str, table_files: tuple[str, ...] = (
     contents: dict[str, bytes | None] = {}
     read_problems: dict[str, list[Problem]] = {}
     for file in edition_file_names(table_files):
+        if file in table_files and not (folder / file).exists():
+            continue  # a declared table this edition does not carry
         try:
             contents[file] = read_source_file(folder, file)
         except SourceDataError as error:
@@ -334,6 +336,8 @@ def parse_edition(name: str, contents: dict[str, bytes | None], table_files: tup
     tables = {METRICS_FILE: _empty_table(), REFERENCES_FILE: _empty_table()}
     for file in edition_file_names(table_files):
         data = contents.get(file)
+        if data is None and file in table_files and not (read_problems or {}).get(file):
+            continue  # a declared table an edition does not carry (an annual-only table in a month)
         try:
             if data is None:
                 raise SourceDataError((read_problems or {}).get(file) or [Problem(file, None, None,

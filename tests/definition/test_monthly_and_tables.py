@@ -114,3 +114,12 @@ def test_a_table_formula_may_only_name_numeric_columns_before_it(tmp_path: Path)
     bad = MONTHLY.replace('formula = "cancelled / flights * 100"', 'formula = "carrier / flights"')
     with pytest.raises(ReportDefinitionError, match="names 'carrier'"):
         load_report(write_report(tmp_path / "tiny", bad))
+
+
+def test_an_edition_may_leave_out_a_declared_table(tmp_path: Path) -> None:
+    report = load_report(write_report(tmp_path / "tiny", MONTHLY))
+    contents = edition(b"")
+    del contents["carriers.csv"]
+    analysis = analyse(report, validate_edition(parse_edition("2013-02", contents, ("carriers.csv",)), report.tables))
+    assert "carriers" not in analysis.tables
+    assert "carriers" not in TableIndex(report, analysis.tables)
