@@ -8,11 +8,13 @@ reports never read or publish each other's files.
 
 Which reports exist: every folder of `templates/` with a `report.toml`; `REPORT_TEMPLATES_DIR` (a report folder
 anywhere) replaces them with that one. Which report a command builds when none is named: `REPORT` (a folder name
-under `templates/`), else the only report there is."""
+under `templates/`), else the only report there is, else the project's choice (`default-report` under
+`[tool.report-pipeline]` in pyproject.toml)."""
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +37,27 @@ def report_folders(root: Path = TEMPLATES_ROOT) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / REPORT_FILE).is_file()) if root.is_dir() else []
 
 
+def project_default_report(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> str:
+    """The report folder the project builds when several exist and none is named (`make report` alone): the
+    `default-report` of `[tool.report-pipeline]` in pyproject.toml, or "" when the project names none."""
+    if not pyproject.is_file():
+        return ""
+    with pyproject.open("rb") as file:
+        return str(tomllib.load(file).get("tool", {}).get("report-pipeline", {}).get("default-report", "")).strip()
+
+
 def default_report_dir() -> Path:
-    """The report folder to build when none is named: REPORT names one under templates/, else the only one."""
+    """The report folder to build when none is named: REPORT names one under templates/, else the only one, else
+    the project's default (`project_default_report`)."""
     folders = report_folders()
     named = os.environ.get("REPORT", "").strip()
+    source = "REPORT"
+    if not named and len(folders) > 1:
+        named, source = project_default_report(), "default-report in pyproject.toml"
     if named:
         match = [p for p in folders if p.name == named]
         if not match:
-            raise ReportError(f"REPORT={named!r}: no such report in {TEMPLATES_ROOT} "
+            raise ReportError(f"{source}={named!r}: no such report in {TEMPLATES_ROOT} "
                               f"(reports: {', '.join(p.name for p in folders) or 'none'})")
         return match[0]
     if len(folders) != 1:

