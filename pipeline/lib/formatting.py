@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from pipeline.lib.units import UNITS
 
-#: A month period, as operational reports have them: 2013-01.
+#: A month period, as operational reports have them: 2024-03.
 MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 QUALIFIER_PREFIX = {"approx": "约", "at_most": "≤"}
 QUALIFIER_SUFFIX = {"at_least": "以上"}
@@ -49,6 +49,13 @@ def number(value: float, decimals: int | None = None) -> str:
 def grouped(value: float, decimals: int | None = None) -> str:
     """`number` with thousands separators, as English writes it: 336776 → '336,776'."""
     return _trimmed(f"{_rounded(value, decimals):,f}")
+
+
+def fixed(value: float, decimals: int = 1) -> str:
+    """English rates and durations keep their decimals, so a column of them lines up: 3 → '3.0', 1234.56 →
+    '1,234.6'."""
+    text = f"{_rounded(value, decimals):,f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
 
 
 def yi(value: float) -> str:
@@ -131,7 +138,7 @@ class Locale:
         return self.figure_text(value, unit)
 
     def period_label(self, period: str) -> str:
-        """'2024' → '2024年', '2025H1' → '2025年上半年', '2013-01' → '2013年1月', 'undated' → '未注明期间'."""
+        """'2024' → '2024年', '2025H1' → '2025年上半年', '2024-03' → '2024年3月', 'undated' → '未注明期间'."""
         if period == "undated":
             return self.undated
         return period[:4] + "年" + self.period_part(period, whole_year="")
@@ -170,12 +177,11 @@ class English(Locale):
 
     @staticmethod
     def percent(value: float) -> str:
-        return grouped(value, 1) + "%"
+        return fixed(value) + "%"
 
     @staticmethod
     def points(value: float) -> str:
-        text = grouped(value, 1)
-        return text + (" percentage point" if text in ("1", "-1") else " percentage points")
+        return fixed(value) + " percentage points"  # plural with a decimal, also for 1.0
 
     @staticmethod
     def times(value: float) -> str:
@@ -204,8 +210,8 @@ class English(Locale):
             "hours_per_day": lambda v: grouped(v) + " hours a day",
             "ms": lambda v: grouped(v) + " ms",
             "rank": ordinal,
-            "minutes": lambda v: grouped(v, 1) + " min",
-            "years": lambda v: grouped(v, 1) + " years",
+            "minutes": lambda v: fixed(v) + " min",
+            "years": lambda v: fixed(v) + " years",
             "number": grouped,
         }[unit](value)
 
@@ -216,7 +222,7 @@ class English(Locale):
         return self.figure_text(value, unit)
 
     def period_label(self, period: str) -> str:
-        """'2024' → '2024', '2025H1' → 'H1 2025', '2023Q4' → 'Q4 2023', '2013-01' → 'January 2013',
+        """'2024' → '2024', '2025H1' → 'H1 2025', '2023Q4' → 'Q4 2023', '2024-03' → 'March 2024',
         'undated' → 'undated'."""
         if period == "undated":
             return self.undated

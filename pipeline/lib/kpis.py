@@ -100,7 +100,7 @@ def latest_by_metric(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def period_order(period: str) -> tuple[int, int]:
-    """Sort key: the end month of the period (2024 → (2024, 12), 2025H1 → (2025, 6), 2013-02 → (2013, 2));
+    """Sort key: the end month of the period (2024 → (2024, 12), 2025H1 → (2025, 6), 2024-04 → (2024, 4));
     'undated' sorts first."""
     match = re.fullmatch(r"([0-9]{4})(?:H([12])|Q([1-4])|-([0-9]{2}))?", period)
     if not match:

@@ -264,7 +264,7 @@ class ReportContext:
         }
 
     def _table_formula(self, table_id: str, column: str) -> str:
-        """How a table's formula column is computed, as printed (on_time ÷ arrived × 100); '' for a read one."""
+        """How a table's formula column is computed, as printed (late ÷ trips × 100); '' for a read one."""
         formula = self.report.table(table_id).column(column).formula
         return formula.shown if formula is not None else ""
 

@@ -95,7 +95,7 @@ def test_a_declared_table_is_typed_computed_and_printed_by_its_units(tmp_path: P
     assert table["cancellation_rate"].isna().tolist() == [False, True, True]  # 0 ÷ 0 and a missing input
     rows = TableIndex(report, analysis.tables).carriers
     assert [str(r["flights"]) for r in rows] == ["600", "0", "400"]
-    assert [str(r["cancellation_rate"]) for r in rows] == ["2%", "–", "–"]
+    assert [str(r["cancellation_rate"]) for r in rows] == ["2.0%", "–", "–"]
     assert str(rows[0]["carrier"]) == "UA"
 
 

@@ -38,10 +38,10 @@ EDITION = "northwind-bakery-2024q4"
     (580_000_000, "devices", "", "580,000,000 devices"),
     (1, "vehicles", "", "1 vehicle"),
     (75.5, "percent", "", "75.5%"),
-    (14, "percent", "approx", "about 14%"),
+    (14, "percent", "approx", "about 14.0%"),  # rates keep one decimal, so a column of them lines up
     (12.25, "change_pct", "", "12.3%"),  # half up, as the Chinese locale rounds
     (-1.5, "pp", "", "-1.5 percentage points"),
-    (1, "pp", "", "1 percentage point"),
+    (1, "pp", "", "1.0 percentage points"),
     (280_000_000_000, "cny", "", "CNY 280.0 bn"),
     (11_650_000, "cny", "", "CNY 11.7 mn"),
     (499_200, "cny", "", "CNY 499,200"),

@@ -249,10 +249,10 @@ def test_a_database_report_ingests_registers_its_months_and_publishes_the_data(s
     change = (trips["2024-02"] - trips["2024-01"]) / trips["2024-01"] * 100  # 5 against 3 trips
     assert f"In February 2024 the ferries made {trips['2024-02']} trips" in text
     assert f"{change:.1f}%" in text
-    assert f"{late / trips['2024-02'] * 100:.0f}% were late" in text
+    assert f"{late / trips['2024-02'] * 100:.1f}% were late" in text
     north = [r for r in rows if r["month"] == "2024-02" and r["route"] == "North"]
     north_late = sum(int(r["minutes_late"]) >= 5 for r in north)
-    assert f"North {len(north)} {north_late} {north_late / len(north) * 100:.0f}%" in text
+    assert f"North {len(north)} {north_late} {north_late / len(north) * 100:.1f}%" in text
     assert "late ÷ trips × 100" in text
 
 

@@ -4,7 +4,7 @@ Two questions readers ask, two ways of pairing figures (``key``):
 
 - ``"same_period"``: two versions of one edition (v0003 against v0002). A figure is the same figure when metric
   and period match; a new period of a metric is an added figure.
-- ``"latest"``: two editions of a report (2013-02 against 2013-01). Each edition reports its own, newer period,
+- ``"latest"``: two editions of a report (2024-04 against 2024-03). Each edition reports its own, newer period,
   so each metric's latest period in one is paired with its latest period in the other ('undated' counts as
   oldest, as in the report's own ``latest_by_metric``).
 

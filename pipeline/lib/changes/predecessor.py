@@ -4,11 +4,11 @@ comparison never reaches into an interrupted publish.
 
 The previous edition is found by name, not by date: the archive holds no edition date (the manifest's
 ``built_at`` is when it was published, which a rebuild of an old edition moves). The rule: among the report's
-published editions of the same *name shape* (the name with every digit read as 0, so ``2013-01`` and
+published editions of the same *name shape* (the name with every digit read as 0, so ``2024-03`` and
 ``2012-12`` share the shape ``0000-00``, and ``acme-review-2025h1`` and ``acme-review-2024h2`` share
 ``acme-review-0000h0``), the one with the greatest name below this one. With zero-padded numbers, which
 the shape forces to have the same number of digits, name order is time order, also across a year
-(``2013-01`` follows ``2012-12``); names of another shape (``acme-2025q1`` beside ``acme-2025h1``) are another
+(``2024-01`` follows ``2023-12``); names of another shape (``acme-2025q1`` beside ``acme-2025h1``) are another
 series and never each other's predecessor.
 """
 
