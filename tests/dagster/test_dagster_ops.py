@@ -41,6 +41,9 @@ PARTITIONS = "xiaomi_ecosystem__editions"
 SCHEDULE = "xiaomi_ecosystem__latest_edition_schedule"
 SENSOR = "xiaomi_ecosystem__sources_sensor"
 PREFIX = "xiaomi_ecosystem"
+#: The flights report's, beside it in the same code location: its build job, and the ingest job of its warehouse.
+FLIGHTS_JOBS = {"build_nyc_flights", "ingest_nyc_flights"}
+FLIGHTS_SCHEDULE = "nyc_flights__latest_edition_schedule"
 DG = Path(sys.executable).parent / "dg"  # the venv's (.venv/bin/dg)
 DG_TIMEOUT = 60  # seconds for one dg command (about 4 s here)
 
@@ -90,8 +93,10 @@ def test_code_location_loads_with_job_schedule_and_sensor():
     assert job.partitions_def is not None and job.partitions_def.name == PARTITIONS
     assert job.tags["report/id"] == "xiaomi-ecosystem"
     assert latest_edition_schedule.job_name == edition_sources_sensor.job_name == build_report.name == JOB
-    nodes = defs.resolve_asset_graph().asset_nodes
+    every = defs.resolve_asset_graph().asset_nodes
+    nodes = [node for node in every if node.key.path[0] == PREFIX]  # each report's assets under its own prefix
     assert {node.key for node in nodes} == {key(name) for name in ("source_tables", *REPORT_ASSETS)}
+    assert {node.key.path[0] for node in every} == {PREFIX, "nyc_flights"}
     assert all(node.partitions_def == job.partitions_def for node in nodes)
     assert all(node.code_version and node.owners and node.group_name == PREFIX and node.description
                for node in nodes)
@@ -119,8 +124,8 @@ def test_dg_checks_and_lists_the_project_definitions(tmp_path):
     assets = {item["asset_key"]: item for item in found["assets"]}
     assert "xiaomi_ecosystem/published_report" in assets
     assert assets["xiaomi_ecosystem/published_report"]["source"].startswith("templates/xiaomi-ecosystem/defs.yaml")
-    assert {item["name"] for item in found["jobs"]} == {JOB}
-    assert {item["name"] for item in found["schedules"]} == {SCHEDULE}
+    assert {item["name"] for item in found["jobs"]} == {JOB, *FLIGHTS_JOBS}
+    assert {item["name"] for item in found["schedules"]} == {SCHEDULE, FLIGHTS_SCHEDULE}
     assert {SENSOR, "orphaned_runs_sensor"} <= {item["name"] for item in found["sensors"]}
 
 

@@ -56,9 +56,10 @@ def add_edition(ui: DagsterUI, edition: str) -> None:
 def materialize_from_lineage(page: Page, ui: DagsterUI, edition: str) -> str:
     """What a person does: the report's lineage, Materialize all…, the edition, Launch; returns the run's status
     once it finished (read from the instance, which is what the Runs page shows)."""
-    page.goto(f"http://127.0.0.1:{ui.port}/asset-groups/xiaomi_ecosystem")
+    # the report's own group in its code location (the global lineage collapses groups when there are several)
+    page.goto(f"http://127.0.0.1:{ui.port}/locations/{REPOSITORY}@{LOCATION}/asset-groups/xiaomi_ecosystem")
     for name in ("published_report", "report_pdf", "source_tables"):  # the report's own lineage
-        expect(page.get_by_role("button", name=name).first).to_be_visible()
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
     with contextlib.suppress(PlaywrightTimeout):  # the community dialog a new instance shows once, a moment later
         page.get_by_role("button", name="Skip").click(timeout=10_000)
     page.get_by_role("button", name="Materialize all…").click()
