@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
-# REPORT: a report folder under templates/ (default: the only one); EDITION: an edition of it (default: the
-# report's default_edition in its report.toml).
+# REPORT: a report folder under templates/ (default: the only one, else default-report in pyproject.toml);
+# EDITION: an edition of it (default: the report's default_edition in its report.toml).
 REPORT ?=
 EDITION ?=
 export REPORT

@@ -28,10 +28,11 @@ def _rows(kit: ChartKit, table_id: str, name: str, value: str, unit: str) -> pd.
 
 
 def _bars(frame: pd.DataFrame, y_title: str, horizontal: bool = False, color: str = ACCENT,
-          labels: bool = True) -> alt.LayerChart | alt.Chart:
-    """Bars in the frame's row order, one colour, each labelled with its value as printed."""
+          labels: bool = True, axis: str = "name", x_title: str | None = None) -> alt.LayerChart | alt.Chart:
+    """Bars in the frame's row order, one colour, each labelled with its value as printed. `axis` names the
+    column the category axis prints (a short form of `name`, which the text alternative reads)."""
     tooltip = [alt.Tooltip("name:N", title="Item"), alt.Tooltip("text:N", title="Value")]
-    category: alt.X | alt.Y = alt.X("name:N", title=None, sort=None, axis=alt.Axis(labelAngle=0))
+    category: alt.X | alt.Y = alt.X(f"{axis}:N", title=x_title, sort=None, axis=alt.Axis(labelAngle=0))
     value: alt.X | alt.Y = alt.Y("value:Q", title=y_title)
     if horizontal:
         category, value = alt.Y("name:N", title=None, sort=None), alt.X("value:Q", title=y_title)
@@ -59,7 +60,8 @@ def airport_flights(kit: ChartKit) -> alt.LayerChart | alt.Chart:
 def daily_flights(kit: ChartKit) -> alt.LayerChart | alt.Chart:
     frame = _dated(kit, "daily", "scheduled", "flights")
     tooltip = [alt.Tooltip("name:N", title="Date"), alt.Tooltip("text:N", title="Flights")]
-    return alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=14), color=ACCENT).encode(
+    points = alt.OverlayMarkDef(size=14) if len(frame) <= 62 else False  # a year of points is only noise
+    return alt.Chart(frame).mark_line(point=points, color=ACCENT).encode(
         alt.X("date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0)),
         alt.Y("value:Q", title="Flights scheduled", scale=alt.Scale(zero=True)), tooltip=tooltip)
 
@@ -74,8 +76,11 @@ def arrival_delay_bands(kit: ChartKit) -> alt.LayerChart | alt.Chart:
 
 def hourly_departure_delay(kit: ChartKit) -> alt.LayerChart | alt.Chart:
     rows = _rows(kit, "hours", "hour", "dep_delay_mean", "minutes")
-    rows["name"] = [f"{int(h):02d}:00" for h in kit.table("hours").dropna(subset=["dep_delay_mean"])["hour"]]
-    return _bars(rows, "Mean departure delay (min)", color=SECOND, labels=False)
+    hours = [int(h) for h in kit.table("hours").dropna(subset=["dep_delay_mean"])["hour"]]
+    rows["name"] = [f"{h:02d}:00" for h in hours]
+    rows["hour"] = [f"{h:02d}" for h in hours]
+    return _bars(rows, "Mean departure delay (min)", color=SECOND, labels=False, axis="hour",
+                 x_title="Scheduled hour of departure")
 
 
 def daily_cancellations(kit: ChartKit) -> alt.LayerChart | alt.Chart:
