@@ -43,6 +43,7 @@ from pipeline.lib.publish import (
 )
 from pipeline.web import compare as compare_rows
 from pipeline.web.files import LATEST_CACHE, VERSIONED_CACHE, serve_archived
+from pipeline.web.page_diff import differing_pages
 from pipeline.web.pages import COMPARE, EDITION, INDEX, NOT_FOUND, Pages
 
 log = logging.getLogger("pipeline.web")
@@ -145,7 +146,8 @@ def create_app(archive_root: Path, base_url: str = "") -> Starlette:
         return _page(pages, COMPARE, request, site, report=report, before=before, after=after,
                      editions=key == "latest", changed_only=changed_only, changes=changes,
                      rows=compare_rows.rows(changes, changed_only=changed_only) if changes is not None else [],
-                     missing=[v for v, f in ((before, old), (after, new)) if f is None])
+                     missing=[v for v, f in ((before, old), (after, new)) if f is None],
+                     pages_differ=differing_pages(before, after))
 
     def version_file(request: Request) -> Response:
         report, name, version, filename = (request.path_params[k] for k in ("report", "edition", "version",

@@ -171,3 +171,54 @@ def test_unknown_versions_and_editions_are_a_clean_404(base: str, path: str) -> 
     assert reply.status == 404
     assert "没有这个报告或版本" in reply.body.decode()
     assert "Traceback" not in reply.body.decode()
+
+
+def test_the_compare_page_names_the_pdf_pages_that_differ_and_how(base: str) -> None:
+    page = get(base, f"/{REPORT}/compare/2013-01/v0002/v0003").body.decode()
+    section = page[page.index('id="pages"'):]
+    assert "1 页的文字不同" in section
+    assert '<li data-page="1"><strong>第 1 页</strong>' in section
+    assert "<del>2013-01 第 2 版</del>" in section  # the earlier PDF's line, read back from the PDF
+    assert "<ins>2013-01 第 3 版</ins>" in section
+
+
+def test_a_version_compared_with_itself_has_no_differing_page(base: str) -> None:
+    page = get(base, f"/{REPORT}/compare/2013-01/v0003/v0003").body.decode()
+    assert "两份 PDF 每一页的文字都相同。" in page
+
+
+def test_a_reader_compares_versions_and_editions_in_a_real_browser(base: str, root: Path) -> None:
+    """Headless Chromium: the changed-only filter as a reader clicks it, the page diff, a PDF downloaded from the
+    page, then two editions; nothing the page asks for fails (the site's CSP allows no script, so a blocked
+    request would show here)."""
+    from tests.webhelpers import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_context(accept_downloads=True, locale="zh-CN").new_page()
+        failed: list[str] = []
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.goto(f"{base}/{REPORT}/compare/2013-01/v0002/v0003")
+        rows = page.locator("table.compare tbody tr")
+        expect(rows).to_have_count(5)
+        expect(page.locator('tr[data-metric="cancelled"] td').last).to_have_text("不变")
+        page.get_by_role("link", name="只显示有变化的数字").click()
+        expect(page).to_have_url(f"{base}/{REPORT}/compare/2013-01/v0002/v0003?changed=1")
+        expect(rows).to_have_count(4)
+        expect(page.locator('tr[data-metric="cancelled"]')).to_have_count(0)
+        expect(page.locator('li[data-page="1"] ins')).to_have_text("2013-01 第 3 版")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="下载 PDF").last.click()
+        saved = Path(download.value.path())
+        assert saved.read_bytes() == (root / REPORT / "2013-01" / "versions" / "v0003" / "2013-01_v0003.pdf"
+                                      ).read_bytes()
+
+        page.goto(f"{base}/{REPORT}/compare-editions/2013-01/2013-02")
+        expect(page.locator('tr[data-metric="scheduled_flights"] td').nth(3)).to_have_text("24951 items")
+        expect(page.locator('tr[data-metric="scheduled_flights"] td').nth(5)).to_have_text("-8.5%")
+        browser.close()
+    assert failed == []
