@@ -15,6 +15,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from pipeline.lib.changes.basis import Basis
+from pipeline.lib.changes.findings import finding_changes
 from pipeline.lib.changes.narrative import claim
 from pipeline.lib.changes.shown import report_changes
 from pipeline.lib.changes.snapshot import figure_values
@@ -254,6 +255,9 @@ class ReportContext:
             "chart": chart,
             "changes": (report_changes(self.basis, figure_values(self.figures), language)
                         if self.basis is not None else None),
+            # consistency findings that appeared or were resolved against the same basis (None without one)
+            "finding_changes": (finding_changes(self.findings, self.report.rules, self.basis.figures)
+                                if self.basis is not None else None),
             # the report's word for a change's direction (labels change_up / change_down / change_flat), and
             # the check that a word typed in the template is the change's direction (fails the build if not)
             "direction": lambda shown: self.report.label(f"change_{shown.sign}"),

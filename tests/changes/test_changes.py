@@ -334,3 +334,32 @@ def test_plain_text_shows_values_as_stored_and_changes_with_a_sign() -> None:
     assert percent(0.0125) == "+1.3%"  # 1.25 rounded half up (round-half-even would print 1.2)
     assert percent(2.0) == "+200.0%"
     assert percent(None) == ""
+
+
+def test_findings_that_appeared_or_were_resolved_are_the_rules_on_both_sides() -> None:
+    """The real edition fails `implied_half_year_revenue_vs_full_year` (the implied half year exceeds the full
+    year). An earlier version whose implied figure was below the year held that rule: against it, the finding
+    appeared; against this version's own figures nothing changed; and seen from the earlier one it is resolved."""
+    from dataclasses import replace
+
+    from pipeline.lib.changes.findings import finding_changes
+    from pipeline.lib.consistency import check_consistency
+
+    figures = real_figures()
+    now = check_consistency(figures, REPORT.rules, REPORT.language)
+    assert not {f.check_id: f.passed for f in now}["implied_half_year_revenue_vs_full_year"]
+    current = figure_values(figures)
+    year = next(f.value for f in current if f.metric_id == "group_revenue")
+    earlier = [replace(f, value=year - 1) if f.metric_id == "group_revenue_implied_2025h1" else f for f in current]
+
+    changed = finding_changes(now, REPORT.rules, earlier)
+    assert [f.check_id for f in changed.appeared] == ["implied_half_year_revenue_vs_full_year"]
+    assert changed.resolved == []
+    assert not finding_changes(now, REPORT.rules, current)  # the same figures: nothing appeared or resolved
+
+    earlier_frame = figures.copy()
+    earlier_frame.loc[earlier_frame["metric_id"] == "group_revenue_implied_2025h1", "value"] = year - 1
+    then = check_consistency(earlier_frame, REPORT.rules, REPORT.language)
+    back = finding_changes(then, REPORT.rules, current)
+    assert [f.check_id for f in back.resolved] == ["implied_half_year_revenue_vs_full_year"]
+    assert back.appeared == []
