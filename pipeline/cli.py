@@ -180,13 +180,62 @@ def build(folder: Path, edition: str, verbose: bool = False) -> int:
     return 0
 
 
+def _warehouse_editions(report, paths: Paths) -> list[str] | None:
+    """The editions a database-backed report's KPI tables hold (read-only), or None before its first ingest."""
+    from pipeline.defs.warehouse import WarehouseResource
+    from pipeline.lib.warehouse import stages
+
+    try:
+        with WarehouseResource().connect(report, paths.reports.parent, write=False) as db:
+            return stages.editions(report, db)
+    except ReportError:
+        return None
+
+
+def _validate_landed(report, paths: Paths) -> int:
+    """A database-backed report's landed files against its contract, in a scratch DuckDB database: the report's
+    own warehouse (and so every published edition) is not touched. Returns the rows checked."""
+    import tempfile
+
+    import duckdb
+
+    from pipeline.lib.warehouse import stages
+    from pipeline.lib.warehouse.duckdb_store import DuckDBWarehouse
+
+    with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
+        con = duckdb.connect(str(Path(scratch) / "scratch.duckdb"))
+        try:
+            db = DuckDBWarehouse(con)
+            rows = stages.load_raw(db, stages.raw_files(report, paths.sources, Path(scratch) / "work"))
+            stages.validate_raw(report, db)
+        finally:
+            con.close()
+    return sum(rows.values())
+
+
 def validate(folder: Path, edition: str) -> int:
-    """Everything `build` refuses before it draws anything: contract, template, the figures the template uses."""
+    """Everything `build` refuses before it draws anything: contract, template, the figures the template uses.
+    For a database-backed report: its landed files against its contract, then the edition its KPI tables give."""
     from pipeline.lib.build import preflight
+    from pipeline.lib.report_def import load_report
     from pipeline.lib.sources import read_edition
 
     paths = Paths.from_env(folder)
-    raw = read_edition(paths.sources, edition)
+    report = load_report(folder)
+    if report.warehouse:
+        from pipeline.defs.warehouse import WarehouseResource
+        from pipeline.lib.warehouse import stages
+
+        rows = _validate_landed(report, paths)
+        print(f"{paths.report_id}: the landed files ({rows:,} rows) meet the data contract")
+        if _warehouse_editions(report, paths) is None:
+            print(f"edition {edition}: not checked, the data has not been ingested yet (python -m pipeline build "
+                  f"--report {folder.name} --edition {edition} ingests, then builds)")
+            return 0
+        with WarehouseResource().connect(report, paths.reports.parent, write=False) as db:
+            raw = stages.edition_sources(report, db, edition)
+    else:
+        raw = read_edition(paths.sources, edition)
     for notice in raw.notices:  # printed before any problems: "decoded as GB18030" may explain them
         print(f"note: {notice}")
     analysis = preflight(paths, raw)
@@ -208,8 +257,17 @@ def verify(file: Path) -> int:
 
 
 def editions(folder: Path) -> int:
+    from pipeline.lib.report_def import load_report
     from pipeline.lib.sources import scan_editions
 
+    report = load_report(folder)
+    if report.warehouse:
+        found = _warehouse_editions(report, Paths.from_env(folder))
+        if found is None:
+            print(f"note: {report.report_id} has not ingested its data yet; its editions are those the data gives "
+                  "(python -m pipeline build ingests first)", file=sys.stderr)
+        print("\n".join(found or []))
+        return 0
     sources = Paths.from_env(folder).sources
     for name, reason in scan_editions(sources):
         if reason is None:
@@ -273,7 +331,8 @@ def reports() -> int:
     for folder in folders:
         report = load_report(folder)
         mark = "*" if folder == current else " "
-        found = list_editions(Paths.from_env(folder).sources)
+        found = (_warehouse_editions(report, Paths.from_env(folder)) or [] if report.warehouse
+                 else list_editions(Paths.from_env(folder).sources))
         print(f"{mark} {folder.name}: {report.title} ({report.language}); default edition {report.default_edition}; "
               f"editions: {', '.join(found) or 'none'}")
     return 0

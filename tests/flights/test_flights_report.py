@@ -7,8 +7,11 @@ edition stays."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -180,6 +183,46 @@ def test_the_annual_edition_has_its_months_and_a_page_per_airline(site: Site, ra
     assert len(airline_pages) >= len(carriers)  # one page each, at least
 
 
+#: The bad cells `write_bad_rows` makes: (CSV line, column).
+BAD_CELLS = ((3, "month"), (4, "carrier"), (5, "distance"), (6, "dep_time"))
+
+
+def write_bad_rows(archive: Path, lines: list[str]) -> None:
+    """The flights archive rewritten from `lines` (header first) with four bad rows: month 13, an unknown
+    carrier, a negative distance, an arrival without a departure."""
+    header = lines[0].split(",")
+    bad = lines[:]
+    bad[2] = bad[2].replace("2013,1,1,", "2013,13,1,", 1)
+    bad[3] = bad[3].replace(",AA,", ",ZZ,", 1)
+    cells = bad[4].split(",")
+    cells[header.index("distance")] = "-" + cells[header.index("distance")]
+    bad[4] = ",".join(cells)
+    cells = bad[5].split(",")
+    cells[header.index("dep_time")] = "NA"
+    bad[5] = ",".join(cells)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("flights.csv", "\n".join(bad))
+
+
+def test_validate_checks_the_landed_files_without_touching_the_warehouse(tmp_path: Path) -> None:
+    """`python -m pipeline validate` on a bad landed copy: every bad cell, exit 1, no traceback, and no warehouse
+    created (it checks in a scratch database)."""
+    sources, reports = tmp_path / "sources", tmp_path / "reports"
+    archive = land(sources) / raw_files.FILES["flights"]
+    with zipfile.ZipFile(archive) as zipped:
+        lines = zipped.read("flights.csv").decode("utf-8").split("\n")
+    write_bad_rows(archive, lines)
+    env = {**os.environ, "REPORT_SOURCES_DIR": str(sources), "REPORT_OUTPUT_DIR": str(reports),
+           "DAGSTER_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "validate", "--report", "nyc-flights", "--edition",
+                           "2013-01"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    for line, column in BAD_CELLS:
+        assert f"flights.csv, row {line}, column '{column}'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (reports / ".warehouse").exists()
+
+
 def test_one_changed_flight_changes_the_figures_and_bad_rows_are_refused(tmp_path: Path) -> None:
     site = Site(tmp_path / "site")
     assert site.ingest().success
@@ -203,24 +246,14 @@ def test_one_changed_flight_changes_the_figures_and_bad_rows_are_refused(tmp_pat
     assert f"{n['cancelled']:,} flights were cancelled" in changed
     assert f"{n['cancelled'] - 1:,} flights were cancelled" in before  # the original data had one fewer
 
-    bad = lines[:]
-    bad[2] = bad[2].replace("2013,1,1,", "2013,13,1,", 1)  # month 13
-    bad[3] = bad[3].replace(",AA,", ",ZZ,", 1)  # an unknown carrier
-    cells = bad[4].split(",")
-    cells[header.index("distance")] = "-" + cells[header.index("distance")]  # a negative distance
-    bad[4] = ",".join(cells)
-    cells = bad[5].split(",")
-    cells[header.index("dep_time")] = "NA"  # an arrival without a departure
-    bad[5] = ",".join(cells)
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-        zipped.writestr("flights.csv", "\n".join(bad))
+    write_bad_rows(archive, lines)
     refused = site.ingest()
     assert not refused.success
     error = next(e.event_specific_data.error for e in refused.all_events if e.is_step_failure)
     message = ""
     while error is not None:
         message, error = message + error.message, error.cause
-    for line, column in ((3, "month"), (4, "carrier"), (5, "distance"), (6, "dep_time")):
+    for line, column in BAD_CELLS:
         assert f"flights.csv, row {line}, column '{column}'" in message
     assert "Traceback" not in message
     kept = site.build("2013-01")  # the KPI tables are still the last good data's: the edition is reused
