@@ -9,17 +9,20 @@ edition, and is what the UI, the CLI, the schedule and the sensor run.
 Each materialization carries what an analyst looks at in the asset catalog: row counts (`dagster/row_count`,
 which the UI shows as the asset's row count) and the schema version for the data assets, the KPIs as a Markdown
 table, the chart specs, and for the published PDF its path, size, pages, sha256, data fingerprint and
-download link. Code versions are hashes of the library modules and of the report's own folder a step runs,
+download link. The consistency checks and the PDF's two blocking checks are yielded by the asset they check
+(`report_figures`, `report_pdf`), not run as steps of their own. Code versions are hashes of the library modules and of the report's own folder a step runs,
 so the UI marks an asset's partitions as changed exactly when the code that produced them changed, and editing
 one report never marks another's."""
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -38,6 +41,7 @@ if TYPE_CHECKING:  # the type define_asset_job returns; Dagster exports it only 
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 import pandas as pd
 
+from pipeline.defs.checks import consistency_results, consistency_specs, pdf_results, pdf_specs
 from pipeline.defs.partitions import names
 from pipeline.defs.progress import NOTE
 from pipeline.defs.resources import ReportSettings
@@ -218,11 +222,12 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         partitions_def=editions, group_name=key, key_prefix=[key], kinds={"pandas"}, owners=OWNERS,
         code_version=code_version(core, kpis, consistency, formatting, templates=True),
         description="Source figures plus derived KPIs (each with its formula), and the cross-figure consistency findings.",
+        check_specs=consistency_specs(report, editions),
     )
-    def report_figures(validated_metrics: ValidatedEdition) -> Output[core.Analysis]:
+    def report_figures(validated_metrics: ValidatedEdition) -> Iterator[Output[core.Analysis] | AssetCheckResult]:
         analysis = core.analyse(report, validated_metrics)
         derived = analysis.figures[analysis.figures["derived"]]
-        return Output(analysis, metadata={
+        yield Output(analysis, metadata={
             ROW_COUNT: len(analysis.figures),
             "schema_version": SCHEMA_VERSION,
             "kpi_count": len(derived),
@@ -234,6 +239,7 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
             "skipped_kpis": MetadataValue.json(analysis.skipped_kpis),
             "inconsistencies": sum(not f.passed for f in analysis.findings),
         })
+        yield from consistency_results(report, analysis)
 
 
     @asset(
@@ -272,13 +278,15 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
         code_version=code_version(core, render, fetcher, fonts, pdf_archival, templates=True),
         description="The PDF laid out by WeasyPrint from the print HTML (renderer warnings fail the step): PDF/A-3a and "
                     "PDF/UA-1, with the edition's source files and a build manifest embedded.",
+        check_specs=pdf_specs(report, editions),
     )
     def report_pdf(report_html: core.Pages, validated_metrics: ValidatedEdition,
-                   settings: ReportSettings) -> Output[core.Pdf]:
+                   settings: ReportSettings) -> Iterator[Output[core.Pdf] | AssetCheckResult]:
         sources = core.embedded_sources(validated_metrics, report_html, report.report_id)
         pdf = core.make_pdf(settings.paths(folder), report_html.print, sources)
-        return Output(pdf, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
-                                          "sha256": hashlib.sha256(pdf.data).hexdigest()})
+        yield Output(pdf, metadata={"pages": pdf.pages, "size_bytes": len(pdf.data),
+                                    "sha256": hashlib.sha256(pdf.data).hexdigest()})
+        yield from pdf_results(pdf)
 
 
     @asset(

@@ -10,12 +10,11 @@ import warnings
 from collections.abc import Iterator, Sequence
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetIn,
+    AssetKey,
     AssetsDefinition,
     DynamicPartitionsDefinition,
     MetadataValue,
@@ -24,7 +23,6 @@ from dagster import (
     TableRecord,
     TableSchema,
     asset_check,
-    multi_asset_check,
 )
 
 from pipeline.defs import markdown
@@ -54,12 +52,10 @@ def problems_table(error: SourceDataError) -> MetadataValue:
 
 def report_checks(report: Report, assets: Sequence[AssetsDefinition],
                   editions: DynamicPartitionsDefinition) -> list[AssetChecksDefinition]:
-    """The checks of `report` on its `assets` (as made by `report_assets`)."""
-    by_name = {a.key.path[-1]: a for a in assets}
-    source_tables, report_figures, report_pdf = (by_name[n] for n in ("source_tables", "report_figures",
-                                                                       "report_pdf"))
-    figures_key = report_figures.key
-    rules = report.rules  # each names only figures of the report's contract or KPIs (refused at load otherwise)
+    """The check of `report` that runs as a step of its own: the data contract on `source_tables` (as made by
+    `report_assets`). The consistency and PDF checks are yielded by the assets they check (`consistency_specs`,
+    `pdf_specs`): their results are computed there anyway, and a step of its own would only reload its input."""
+    source_tables = next(a for a in assets if a.key.path[-1] == "source_tables")
 
     @asset_check(asset=source_tables, blocking=True, partitions_def=editions,
                  description="The pandera data contract: types, units, ranges per unit, unique keys, known sources. "
@@ -82,69 +78,68 @@ def report_checks(report: Report, assets: Sequence[AssetsDefinition],
         return AssetCheckResult(passed=True, metadata={"row_count": len(validated.metrics),
                                                        "schema_version": SCHEMA_VERSION})
 
-
-    def figures_consistent(context: AssetCheckExecutionContext, report_figures: Analysis) -> Iterator[AssetCheckResult]:
-        findings = {f.check_id: f for f in report_figures.findings}
-        for rule in rules:
-            finding = findings.get(rule.check_id)
-            if finding is None:  # the edition lacks a figure the rule needs: nothing to compare
-                yield AssetCheckResult(check_name=rule.check_id, asset_key=figures_key, passed=True,
-                                       metadata={"skipped": "figures not present in this edition"})
-                continue
-            yield AssetCheckResult(
-                check_name=rule.check_id, asset_key=figures_key, passed=finding.passed,
-                severity=AssetCheckSeverity.WARN, description=finding.message,
-                metadata={"figures": MetadataValue.json(list(finding.metric_ids))},
-            )
-
-    # A rule-less report has no consistency check (Dagster refuses a multi-check of no specs).
-    consistency = multi_asset_check(
-        specs=[AssetCheckSpec(rule.check_id, asset=report_figures, description=rule.title,
-                              partitions_def=editions) for rule in rules],
-        name=f"{names(report).key}__figures_consistent", ins={"report_figures": AssetIn(key=figures_key)},
-        description="Cross-figure consistency. A failure is a WARN: the report publishes the figures as the source "
-                    "states them and says in its data notes where they disagree; nothing to fix in the pipeline, "
-                    "but the figures' owner should know.",
-    )(figures_consistent) if rules else None
+    return [source_tables_valid]
 
 
-    @asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
-                 description="The PDF has pages, embeds every font, uses the SC variant of Noto CJK, and its text can be "
-                             "extracted. Failed: the PDF is not published and readers keep the last version; the "
-                             "message names what is wrong, usually the fonts of this machine (REPORT_FONT_DIR, "
-                             "Debian's fonts-noto-cjk).")
-    def pdf_publishable(report_pdf: Pdf) -> AssetCheckResult:
-        facts = read_pdf(report_pdf.data, full_text=False)  # text up to the first page in the PDF's language is enough
-        problems = facts.problems()
-        return AssetCheckResult(
-            passed=not problems,
-            severity=AssetCheckSeverity.ERROR,
-            description="; ".join(problems) or "publishable",
-            metadata={"pages": facts.pages, "fonts": MetadataValue.json([f.name for f in facts.fonts]),
-                      "extracted_characters": len(facts.text)},
-        )
+def consistency_specs(report: Report, editions: DynamicPartitionsDefinition) -> list[AssetCheckSpec]:
+    """One check per consistency rule, on `report_figures` (none for a report without rules). A failure is a
+    WARN: the report publishes the figures as the source states them and says in its data notes where they
+    disagree; nothing to fix in the pipeline, but the figures' owner should know."""
+    key = AssetKey([names(report).key, "report_figures"])
+    return [AssetCheckSpec(rule.check_id, asset=key, partitions_def=editions,
+                           description=rule.title) for rule in report.rules]
 
 
-    @asset_check(asset=report_pdf, blocking=True, partitions_def=editions,
-                 description="The PDF conforms to PDF/UA-1 and PDF/A-3a: zero failed rules of the offline validator "
-                             "(page-validation) for each profile. Failed: the PDF is not published and readers keep "
-                             "the last version; failed_rules lists each rule with its message, most often a "
-                             "template change (a heading level skipped, an image without a text alternative).")
-    def pdf_conformant(report_pdf: Pdf) -> AssetCheckResult:
-        verdict = check_pdf(report_pdf.data)
-        failed = [{"profile": r.profile, "rule": r.rule_id, "count": r.count, "message": r.message}
-                  for r in verdict.failed]
-        return AssetCheckResult(
-            passed=verdict.passed,
-            severity=AssetCheckSeverity.ERROR,
-            description=verdict.summary(),
-            metadata={"failed_rule_count": len(failed), "validator": verdict.validator,
-                      "validator_seconds": round(verdict.seconds, 3),
-                      "profiles": MetadataValue.json({p.profile: {"compliant": p.compliant, "rules": p.rules_checked,
-                                                                 "failed": len(p.failed)} for p in verdict.profiles}),
-                      "failed_rules": MetadataValue.md(markdown.table(failed, ["profile", "rule", "count", "message"])
-                                                       if failed else "none")},
-        )
+def consistency_results(report: Report, analysis: Analysis) -> Iterator[AssetCheckResult]:
+    findings = {f.check_id: f for f in analysis.findings}
+    for rule in report.rules:
+        finding = findings.get(rule.check_id)
+        if finding is None:  # the edition lacks a figure the rule needs: nothing to compare
+            yield AssetCheckResult(check_name=rule.check_id, passed=True,
+                                   metadata={"skipped": "figures not present in this edition"})
+            continue
+        yield AssetCheckResult(check_name=rule.check_id, passed=finding.passed, severity=AssetCheckSeverity.WARN,
+                               description=finding.message,
+                               metadata={"figures": MetadataValue.json(list(finding.metric_ids))})
 
-    checks = [source_tables_valid, pdf_publishable, pdf_conformant]
-    return [*checks, consistency] if consistency is not None else checks
+
+PUBLISHABLE = ("The PDF has pages, embeds every font, uses the SC variant of Noto CJK, and its text can be "
+               "extracted. Failed: the PDF is not published and readers keep the last version; the message names "
+               "what is wrong, usually the fonts of this machine (REPORT_FONT_DIR, Debian's fonts-noto-cjk).")
+CONFORMANT = ("The PDF conforms to PDF/UA-1 and PDF/A-3a: zero failed rules of the offline validator "
+              "(page-validation) for each profile. Failed: the PDF is not published and readers keep the last "
+              "version; failed_rules lists each rule with its message, most often a template change (a heading "
+              "level skipped, an image without a text alternative).")
+
+
+def pdf_specs(report: Report, editions: DynamicPartitionsDefinition) -> list[AssetCheckSpec]:
+    """The two blocking checks of `report_pdf`: a failed one keeps the PDF from being published."""
+    key = AssetKey([names(report).key, "report_pdf"])
+    return [AssetCheckSpec("pdf_publishable", asset=key, blocking=True, partitions_def=editions,
+                           description=PUBLISHABLE),
+            AssetCheckSpec("pdf_conformant", asset=key, blocking=True, partitions_def=editions,
+                           description=CONFORMANT)]
+
+
+def pdf_results(pdf: Pdf) -> Iterator[AssetCheckResult]:
+    facts = read_pdf(pdf.data, full_text=False)  # text up to the first page in the PDF's language is enough
+    problems = facts.problems()
+    yield AssetCheckResult(
+        check_name="pdf_publishable", passed=not problems, severity=AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or "publishable",
+        metadata={"pages": facts.pages, "fonts": MetadataValue.json([f.name for f in facts.fonts]),
+                  "extracted_characters": len(facts.text)},
+    )
+    verdict = check_pdf(pdf.data)
+    failed = [{"profile": r.profile, "rule": r.rule_id, "count": r.count, "message": r.message}
+              for r in verdict.failed]
+    yield AssetCheckResult(
+        check_name="pdf_conformant", passed=verdict.passed, severity=AssetCheckSeverity.ERROR,
+        description=verdict.summary(),
+        metadata={"failed_rule_count": len(failed), "validator": verdict.validator,
+                  "validator_seconds": round(verdict.seconds, 3),
+                  "profiles": MetadataValue.json({p.profile: {"compliant": p.compliant, "rules": p.rules_checked,
+                                                             "failed": len(p.failed)} for p in verdict.profiles}),
+                  "failed_rules": MetadataValue.md(markdown.table(failed, ["profile", "rule", "count", "message"])
+                                                   if failed else "none")},
+    )
