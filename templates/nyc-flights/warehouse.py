@@ -105,10 +105,11 @@ def _extract(source: Path, target: Path, name: str) -> Path:
     return plain
 
 
-def raw_files(landing: Path | None, workdir: Path) -> dict[str, Path]:
-    """The plain CSV of each raw table: from the landing folder when it holds files, else the installed package.
-    A table may land as `<name>.csv` or compressed (`.zip`, `.gz`, `.bz2`, `.xz`); a missing one is a problem
-    that names every file name it could have had."""
+def source_files(landing: Path | None) -> dict[str, Path]:
+    """Each raw table's file as it lies, compressed or not: from the landing folder when it holds files, else the
+    installed package. This is what the landing fingerprint is taken of (nothing is unpacked for it, so the
+    fingerprint stays the same while the files do). A missing table is a problem naming every file name it could
+    have had."""
     folder = landing if landing is not None else raw.data_dir()
     found: dict[str, Path] = {}
     problems: list[Problem] = []
@@ -119,13 +120,17 @@ def raw_files(landing: Path | None, workdir: Path) -> dict[str, Path]:
         if not present:
             problems.append(Problem(f"{name}.csv", None, None, "the file is missing from "
                                     f"{folder} (looked for {', '.join(c.name for c in candidates)})"))
-        elif present[0].suffix == ".csv":
-            found[name] = present[0]
         else:
-            found[name] = _extract(present[0], workdir, name)
+            found[name] = present[0]
     if problems:
         raise SourceDataError(problems)
     return found
+
+
+def raw_files(landing: Path | None, workdir: Path) -> dict[str, Path]:
+    """The plain CSV of each raw table (`source_files`, a compressed one unpacked into `workdir`)."""
+    return {name: path if path.suffix == ".csv" else _extract(path, workdir, name)
+            for name, path in source_files(landing).items()}
 
 
 # --- validation -------------------------------------------------------------------------------------------------

@@ -288,3 +288,21 @@ def test_an_edition_builds_from_postgresql(tmp_path: Path, postgres_url: str, ra
     n = month_counts(raw, 7)
     assert f"In July 2013, {n['scheduled']:,} flights were scheduled" in text
     assert f"{one_decimal(n['on_time'] / n['arrived'] * 100)}% of the flights that arrived were on time" in text
+
+
+def test_the_landing_fingerprint_is_stable_until_a_file_is_landed_again(tmp_path: Path) -> None:
+    """The sensor compares it every tick and `build` before every build: a zipped table must not read as new data
+    each time it is looked at (that would re-ingest the year at every tick)."""
+    from pipeline.lib.report_def import load_report
+    from pipeline.lib.warehouse.stages import landed_fingerprint
+
+    report = load_report(FOLDER)
+    empty = tmp_path / "none" / REPORT_ID  # no landing folder: the package's data, flights zipped
+    assert landed_fingerprint(report, empty) == landed_fingerprint(report, empty)
+    sources = tmp_path / "sources"
+    landing = land(sources)
+    first = landed_fingerprint(report, landing)
+    assert landed_fingerprint(report, landing) == first
+    archive = landing / raw_files.FILES["flights"]
+    archive.write_bytes(archive.read_bytes())  # landed again: same bytes, a new file
+    assert landed_fingerprint(report, landing) != first
