@@ -19,7 +19,7 @@ PDF_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
 TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql nodejs npm
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: report test node-test ui serve preview bench bench-click bench-backfill faults lint lock clean system-pdf system-test venv dagster-home
+.PHONY: report test node-test ui serve preview bench bench-click bench-backfill bench-flights faults lint lock clean system-pdf system-test venv dagster-home
 
 ## report: build and publish the default edition (REPORT=..., EDITION=...) through Dagster; prints where the files are
 report: system-pdf venv
@@ -54,6 +54,10 @@ bench-click: system-test venv
 ## bench-backfill: backfill throughput of the team profile's run queue (20 editions, 1 then 2 at a time)
 bench-backfill: system-test venv
 	$(PY) benchmarks/backfill.py
+
+## bench-flights: the NYC flights report against its floors (ingest, monthly build, growth to 30x, pages, backfill); writes benchmarks/FLIGHTS.md
+bench-flights: system-test venv
+	$(PY) benchmarks/flights.py
 
 ## faults: run the bad-input and fault tests and regenerate docs/faults.md from their results
 faults: system-test venv
