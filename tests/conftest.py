@@ -94,3 +94,15 @@ def real_build(tmp_path_factory: pytest.TempPathFactory) -> Materialized:
     pdf = Path(published["pdf"]).read_bytes()
     return Materialized(sources, reports, DEFAULT_EDITION, result, instance, published, pdf, read_pdf(pdf),
                         Path(published["html"]).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A real PostgreSQL server (Debian's package) on loopback, as the team profile's warehouse would be, for the
+    tests of one module; skipped where the package is missing (make test installs it)."""
+    from tests.team_stack import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        pytest.skip("Debian's postgresql package is not installed (make test installs it)")
+    with postgres_server() as server:
+        yield f"postgresql://{server.user}:{server.password}@{server.host}:{server.port}/{server.db}"

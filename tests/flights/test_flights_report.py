@@ -270,16 +270,6 @@ def test_the_templates_hold_no_typed_figures() -> None:
         assert not re.findall(r"\d", bare), f"{template.name}: {re.findall(r'.{10}[0-9].{10}', bare)[:5]}"
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    from tests.team_stack import postgres_bin, postgres_server
-
-    if postgres_bin() is None:
-        pytest.skip("Debian's postgresql package is not installed (make test installs it)")
-    with postgres_server() as server:
-        yield f"postgresql://{server.user}:{server.password}@{server.host}:{server.port}/{server.db}"
-
-
 def test_an_edition_builds_from_postgresql(tmp_path: Path, postgres_url: str, raw: duckdb.DuckDBPyConnection
                                            ) -> None:
     site = Site(tmp_path / "pg", WarehouseResource(url=postgres_url))

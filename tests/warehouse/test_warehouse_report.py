@@ -216,17 +216,6 @@ def _edition(defs, resources, instance, edition):
                        raise_on_error=False)
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A real PostgreSQL server (Debian's package), as the team profile's warehouse would be."""
-    from tests.team_stack import postgres_bin, postgres_server
-
-    if postgres_bin() is None:
-        pytest.skip("Debian's postgresql package is not installed (make test installs it)")
-    with postgres_server() as server:
-        yield f"postgresql://{server.user}:{server.password}@{server.host}:{server.port}/{server.db}"
-
-
 @pytest.mark.parametrize("database", ["duckdb", "postgres"])
 def test_a_database_report_ingests_registers_its_months_and_publishes_the_data(setup, database: str,
                                                                                 request: pytest.FixtureRequest
