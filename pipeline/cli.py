@@ -331,7 +331,7 @@ def reports() -> int:
     for folder in folders:
         report = load_report(folder)
         mark = "*" if folder == current else " "
-        found = (_warehouse_editions(report, Paths.from_env(folder)) or [] if report.warehouse
+        found = ((_warehouse_editions(report, Paths.from_env(folder)) or []) if report.warehouse
                  else list_editions(Paths.from_env(folder).sources))
         print(f"{mark} {folder.name}: {report.title} ({report.language}); default edition {report.default_edition}; "
               f"editions: {', '.join(found) or 'none'}")

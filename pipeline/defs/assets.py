@@ -10,9 +10,9 @@ Each materialization carries what an analyst looks at in the asset catalog: row 
 which the UI shows as the asset's row count) and the schema version for the data assets, the KPIs as a Markdown
 table, the chart specs, and for the published PDF its path, size, pages, sha256, data fingerprint and
 download link. The consistency checks and the PDF's two blocking checks are yielded by the asset they check
-(`report_figures`, `report_pdf`), not run as steps of their own. Code versions are hashes of the library modules and of the report's own folder a step runs,
-so the UI marks an asset's partitions as changed exactly when the code that produced them changed, and editing
-one report never marks another's."""
+(`report_figures`, `report_pdf`), not run as steps of their own. Code versions are hashes of the library modules
+and of the report's own folder a step runs, so the UI marks an asset's partitions as changed exactly when the code
+that produced them changed, and editing one report never marks another's."""
 
 import hashlib
 import json

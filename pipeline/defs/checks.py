@@ -2,8 +2,10 @@
 
 The blocking check is what keeps a bad spreadsheet from producing a report: when it fails, Dagster does not run
 the downstream assets, and the check's metadata lists every failing cell with file, row, column and rule.
-`report_checks` makes them for one report: one consistency check per rule the report declares and can run
-(a report without rules has no consistency check, rather than a green check that never ran)."""
+`report_checks` makes it for one report, as a step of its own. The other checks are specs and results that the
+assets they check yield (`consistency_specs` / `consistency_results` on `report_figures`, `pdf_specs` /
+`pdf_results` on `report_pdf`): one consistency check per rule the report declares (a report without rules has
+none, rather than a green check that never ran), and the PDF's two blocking checks."""
 
 
 import warnings

@@ -25,10 +25,6 @@ class PageDiff:
     added: tuple[str, ...]  # lines only in the later one's
     more: int  # changed lines left out
 
-    @property
-    def only_before(self) -> bool:
-        return not self.added and self.more == 0 and bool(self.removed)
-
 
 #: Page lines by PDF sha256 (bounded: a long-running site compares many versions).
 _CACHE: dict[str, tuple[tuple[str, ...], ...]] = {}
@@ -57,12 +53,12 @@ def differing_pages(before: PublishedVersion, after: PublishedVersion) -> list[P
         b = new[index] if index < len(new) else ()
         if a == b:
             continue
-        removed, added = [], []
-        for line in difflib.ndiff(a, b):
-            if line.startswith("- "):
-                removed.append(line[2:])
-            elif line.startswith("+ "):
-                added.append(line[2:])
+        removed: list[str] = []
+        added: list[str] = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if tag != "equal":
+                removed.extend(a[i1:i2])
+                added.extend(b[j1:j2])
         shown_removed, shown_added = removed[:MAX_LINES // 2], added[:MAX_LINES // 2]
         more = len(removed) + len(added) - len(shown_removed) - len(shown_added)
         found.append(PageDiff(index + 1, tuple(shown_removed), tuple(shown_added), more))

@@ -15,7 +15,7 @@ Values equal within a relative 1e-12 are unchanged, so float noise of a recomput
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -114,15 +114,20 @@ def _by_key(figures: Sequence[FigureValue]) -> dict[tuple[str, str], FigureValue
     return found
 
 
-def _latest_by_metric(figures: dict[tuple[str, str], FigureValue]) -> dict[tuple[str, str], FigureValue]:
-    """Keyed by (metric_id, "") so that latest periods of different names pair up; the period order is the
-    report's (end month of the period, 'undated' first), the period text breaking ties."""
-    latest: dict[tuple[str, str], FigureValue] = {}
-    for figure in figures.values():
-        held = latest.get((figure.metric_id, ""))
+def latest_figures(figures: Iterable[FigureValue]) -> dict[str, FigureValue]:
+    """Each metric's figure of its latest period, by metric id; the period order is the report's (end month of
+    the period, 'undated' first), the period text breaking ties."""
+    latest: dict[str, FigureValue] = {}
+    for figure in figures:
+        held = latest.get(figure.metric_id)
         if held is None or _period_key(figure.period) > _period_key(held.period):
-            latest[(figure.metric_id, "")] = figure
+            latest[figure.metric_id] = figure
     return latest
+
+
+def _latest_by_metric(figures: dict[tuple[str, str], FigureValue]) -> dict[tuple[str, str], FigureValue]:
+    """Keyed by (metric_id, "") so that latest periods of different names pair up."""
+    return {(metric_id, ""): figure for metric_id, figure in latest_figures(figures.values()).items()}
 
 
 def _period_key(period: str) -> tuple[tuple[int, int], str]:

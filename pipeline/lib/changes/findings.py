@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipeline.lib.changes.compare import latest_figures
 from pipeline.lib.changes.snapshot import FigureValue
 from pipeline.lib.consistency import Finding
-from pipeline.lib.kpis import period_order
 from pipeline.lib.report_def import Rule
 
 
@@ -26,11 +26,7 @@ class FindingChanges:
 
 def held_before(rules: Sequence[Rule], figures: Sequence[FigureValue]) -> dict[str, bool]:
     """Whether each rule held on these figures (each figure's latest period), for the rules they can check."""
-    latest: dict[str, FigureValue] = {}
-    for figure in figures:
-        known = latest.get(figure.metric_id)
-        if known is None or period_order(figure.period) > period_order(known.period):
-            latest[figure.metric_id] = figure
+    latest = latest_figures(figures)
     return {rule.check_id: bool(rule.holds.evaluate({m: latest[m].value for m in rule.holds.names}))
             for rule in rules if set(rule.holds.names) <= set(latest)}
 
