@@ -19,44 +19,44 @@ PDF_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
 TEST_PACKAGES := $(PDF_PACKAGES) chromium postgresql nodejs npm
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: report test node-test ui serve preview bench bench-click bench-backfill bench-flights faults lint lock clean system-pdf system-test venv dagster-home
+.PHONY: report test node-test ui serve preview bench bench-click bench-backfill bench-flights faults lint lock clean system-pdf system-test venv bytecode dagster-home
 
 ## report: build and publish the default edition (REPORT=..., EDITION=...) through Dagster; prints where the files are
-report: system-pdf venv
+report: system-pdf bytecode
 	$(PY) -m pipeline build $(EDITION_ARG)
 
 ## test: lint, type-check, then the whole test suite (the command CI runs)
-test: system-test venv node-test
+test: system-test bytecode node-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
 
 ## ui: the Dagster UI on http://$(HOST):3000 (dg dev: webserver and daemon over the project's code location)
-ui: system-pdf venv dagster-home
+ui: system-pdf bytecode dagster-home
 	$(VENV)/bin/dg dev --host $(HOST) --port 3000
 
 ## serve: the download site for the published archive on http://$(HOST):8000
-serve: venv
+serve: bytecode
 	$(PY) -m pipeline.web --host $(HOST) --port 8000
 
 ## preview: rebuild on every change to templates/ or sources/, with live reload in the browser
-preview: system-pdf venv
+preview: system-pdf bytecode
 	$(PY) -m pipeline.preview $(EDITION_ARG) --host $(HOST)
 
 ## bench: the performance benchmark; writes benchmarks/RESULTS.md
-bench: system-test venv
+bench: system-test bytecode
 	$(PY) benchmarks/run.py
 
 ## bench-click: an edition launched through the real UI server (dagster dev) until it succeeds, against the floor
-bench-click: system-test venv
+bench-click: system-test bytecode
 	$(PY) benchmarks/ui_click.py
 
 ## bench-backfill: backfill throughput of the team profile's run queue (20 editions, 1 then 2 at a time)
-bench-backfill: system-test venv
+bench-backfill: system-test bytecode
 	$(PY) benchmarks/backfill.py
 
 ## bench-flights: the NYC flights report against its floors (ingest, monthly build, growth to 30x, pages, backfill); writes benchmarks/FLIGHTS.md
-bench-flights: system-test venv
+bench-flights: system-test bytecode
 	$(PY) benchmarks/flights.py
 
 ## faults: run the bad-input and fault tests and regenerate docs/faults.md from their results
@@ -74,6 +74,13 @@ lock:
 	rm -rf .lock-venv
 
 venv: $(STAMP)
+
+## bytecode: compiled bytecode of the project's own modules (pipeline/, the reports' Python), kept next to them.
+## Python writes it on first import unless PYTHONDONTWRITEBYTECODE is set, as in some shells and CI images; then
+## every build process would compile some eighty modules again. Up-to-date files are skipped; a stale one is
+## ignored by Python and compiled in memory, so this can only save time.
+bytecode: venv
+	@$(PY) -m compileall -q pipeline templates
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

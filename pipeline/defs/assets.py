@@ -48,7 +48,7 @@ from pipeline.defs.resources import ReportSettings
 from pipeline.defs.warehouse import WarehouseResource
 from pipeline.lib import build as core
 from pipeline.lib import (
-    charts,
+    chart_cache,
     consistency,
     fetcher,
     fonts,
@@ -57,6 +57,7 @@ from pipeline.lib import (
     pdf_archival,
     publish,
     render,
+    rendered_chart,
     report_context,
     sources,
     units,
@@ -67,9 +68,10 @@ from pipeline.lib.changes.basis import basis_for
 from pipeline.lib.changes.shown import TOP
 from pipeline.lib.changes.snapshot import figure_values, to_json
 from pipeline.lib.changes.summary import ChangeSummary, summarize
-from pipeline.lib.charts import RenderedChart, build_charts
+from pipeline.lib.chart_cache import report_charts as drawn_charts
 from pipeline.lib.code_version import modules_version
 from pipeline.lib.formatting import locale_for
+from pipeline.lib.rendered_chart import RenderedChart
 from pipeline.lib.report_def import Report
 from pipeline.lib.sources import EditionSources, read_edition
 from pipeline.lib.urls import compare_editions_url, compare_url
@@ -152,7 +154,7 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
     folder: Path = report.folder
     key = names(report).key
 
-    def code_version(*modules: ModuleType, templates: bool = False) -> str:
+    def code_version(*modules: ModuleType | str, templates: bool = False) -> str:
         return modules_version(*modules, templates=folder if templates else None)
 
     def source_output(context: AssetExecutionContext, raw: EditionSources) -> Output[EditionSources]:
@@ -244,11 +246,12 @@ def report_assets(report: Report, editions: DynamicPartitionsDefinition) -> list
 
     @asset(
         partitions_def=editions, group_name=key, key_prefix=[key], kinds={"altair", "svg"}, owners=OWNERS,
-        code_version=code_version(charts, fonts, formatting, kpis, templates=True),
+        code_version=code_version(chart_cache, "pipeline.lib.charts", rendered_chart, fonts, formatting, kpis,
+                                  templates=True),
         description="Altair charts from the figures: Vega-Lite specs (interactive HTML) and SVG (PDF), CJK font.",
     )
     def report_charts(report_figures: core.Analysis, settings: ReportSettings) -> Output[list[RenderedChart]]:
-        rendered = build_charts(report_figures.figures, report_figures.report, settings.paths(folder).fonts,
+        rendered = drawn_charts(report_figures.figures, report_figures.report, settings.paths(folder).fonts,
                                 report_figures.tables)
         return Output(rendered, metadata={
             "chart_count": len(rendered),

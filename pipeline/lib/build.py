@@ -11,13 +11,14 @@ import pandas as pd
 
 from pipeline.config import Paths
 from pipeline.lib.changes.basis import Basis
-from pipeline.lib.charts import RenderedChart, build_charts, declared_charts
+from pipeline.lib.chart_cache import report_charts
 from pipeline.lib.code_version import read_tree, report_code_version
 from pipeline.lib.consistency import Finding, check_consistency
 from pipeline.lib.errors import RenderError, SourceDataError
 from pipeline.lib.kpis import compute_kpis, figures_table
 from pipeline.lib.pdf_archival import EmbeddedSources, write_options
 from pipeline.lib.render import gc_paused, layout_pdf, render_html, write_pdf
+from pipeline.lib.rendered_chart import RenderedChart
 from pipeline.lib.report_context import ReportContext
 from pipeline.lib.report_def import Report, load_report
 from pipeline.lib.sources import EditionSources, read_edition
@@ -102,6 +103,8 @@ def render_pages(templates: Path, analysis: Analysis, charts: list[RenderedChart
 def check_template(templates: Path, analysis: Analysis) -> None:
     """Render the print document with the charts' specs but no SVG: raises what `render_pages` would raise about
     the template and the figures it uses, at a fraction of a build's cost."""
+    from pipeline.lib.charts import declared_charts  # Altair: only for a check, which builds the specs
+
     context = ReportContext(analysis.report, analysis.edition, analysis.figures,
                             declared_charts(analysis.figures, analysis.report, analysis.tables), analysis.findings,
                             analysis.skipped_kpis, tables=analysis.tables)
@@ -167,7 +170,7 @@ def build(paths: Paths, edition: str, basis: Basis | None = None) -> Built:
     """Sources to PDF bytes, in memory; publishing is a separate step. `basis`: what "what changed" compares
     with (the Dagster build reads it from the archive; `verify` from the PDF)."""
     analysis = analyse(load_report(paths.templates), read_validated(paths, edition))
-    charts = build_charts(analysis.figures, analysis.report, paths.fonts, analysis.tables)
+    charts = report_charts(analysis.figures, analysis.report, paths.fonts, analysis.tables)
     html = render_pages(paths.templates, analysis, charts, basis)
     return Built(analysis, charts, html, make_pdf(paths, html.print, embedded_sources(analysis.edition, html,
                                                                                     analysis.report.report_id)))

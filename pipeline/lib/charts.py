@@ -5,19 +5,18 @@ Vega-Lite JSON for the interactive HTML."""
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
-from pipeline.lib import chart_text
 from pipeline.lib.fonts import SANS, require_fonts
-from pipeline.lib.formatting import DEFAULT_LANGUAGE, locale_for
+from pipeline.lib.formatting import locale_for
 from pipeline.lib.kpis import latest_by_metric, period_order
+from pipeline.lib.rendered_chart import RenderedChart
 from pipeline.lib.report_def import Report
 from pipeline.lib.svg_engine import to_svg
 
@@ -42,37 +41,6 @@ def _theme() -> alt.theme.ThemeConfig:
             "range": {"category": PALETTE},
         }
     }
-
-
-@dataclass(frozen=True)
-class RenderedChart:
-    chart_id: str
-    number: int
-    title: str
-    caption: str
-    metric_ids: tuple[str, ...]
-    source_refs: tuple[str, ...]
-    has_derived: bool
-    spec: dict  # Vega-Lite JSON, for the interactive HTML
-    svg: str  # vector, for the PDF
-    data: list[dict]  # the plotted rows, for tests and metadata
-    language: str = DEFAULT_LANGUAGE  # the report's: the words of the text alternative
-    derived_label: str = ""  # what the report's charts call a derived value ([labels] origin_derived)
-
-    @property
-    def svg_data_url(self) -> str:
-        """The SVG as a `data:` URL for an <img>, which is how the print HTML embeds it.
-
-        Inline <svg> would make WeasyPrint parse some 8,000 chart elements with its HTML parser and run the CSS
-        cascade on each (measured: 14 % of the layout time); as an image it is parsed once by the SVG renderer and
-        stays vector in the PDF."""
-        return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
-
-    @property
-    def alt_text(self) -> str:
-        """The chart's text alternative, written from the rows it plots (`chart_text`): <img alt>, aria-label."""
-        return chart_text.describe(self.title, chart_text.plotted_rows(self.spec), chart_text.chart_kind(self.spec),
-                                   chart_text.words_for(self.language, self.derived_label), self.language)
 
 
 class ChartKit:

@@ -8,6 +8,7 @@ and the engine's own code is hashed once, when this module is imported, which is
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -33,19 +34,31 @@ def files_hash(*trees: dict[str, bytes]) -> str:
 _ENGINE = read_tree(LIB_DIR)
 
 
+def engine_code_version() -> str:
+    """The pipeline's own code as this process imported it."""
+    return files_hash(_ENGINE)
+
+
 def report_code_version(templates: dict[str, bytes]) -> str:
     """The templates a build rendered plus the pipeline's own code: recorded in each published version's manifest."""
     return files_hash(templates, _ENGINE)
 
 
-def modules_version(*modules: ModuleType, templates: Path | None = None) -> str:
-    """sha256 (first 12 hex) of the modules a step runs, plus the templates folder for the steps that use it.
+def _source_of(name: str) -> str | None:
+    spec = importlib.util.find_spec(name)
+    return spec.origin if spec is not None else None
+
+
+def modules_version(*modules: ModuleType | str, templates: Path | None = None) -> str:
+    """sha256 (first 12 hex) of the modules a step runs, plus the templates folder for the steps that use it. A
+    module given by its dotted name is found without being imported (one that a step loads only when needed).
 
     A fixed string such as "1" is only right until someone forgets to bump it; a hash cannot be forgotten."""
     digest = hashlib.sha256()
     for module in modules:
-        assert module.__file__ is not None, f"{module.__name__} has no source file"
-        digest.update(Path(module.__file__).read_bytes())
+        name, source = (module, _source_of(module)) if isinstance(module, str) else (module.__name__, module.__file__)
+        assert source is not None, f"{name} has no source file"
+        digest.update(Path(source).read_bytes())
     if templates is not None:
         digest.update(files_hash(read_tree(templates)).encode())
     return digest.hexdigest()[:12]

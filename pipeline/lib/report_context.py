@@ -19,11 +19,11 @@ from pipeline.lib.changes.findings import finding_changes
 from pipeline.lib.changes.narrative import claim
 from pipeline.lib.changes.shown import report_changes
 from pipeline.lib.changes.snapshot import figure_values
-from pipeline.lib.charts import RenderedChart
 from pipeline.lib.consistency import Finding
 from pipeline.lib.errors import ReportError
 from pipeline.lib.formatting import DEFAULT_LANGUAGE, Locale, figure_markup, figure_text, locale_for
 from pipeline.lib.kpis import latest_by_metric, period_order
+from pipeline.lib.rendered_chart import RenderedChart
 from pipeline.lib.report_def import TEXT_UNIT, Report
 from pipeline.lib.validate import ValidatedEdition
 

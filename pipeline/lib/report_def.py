@@ -9,6 +9,7 @@ the line and the entry, before any edition is read."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import re
@@ -76,7 +77,7 @@ class ChartDecl:
     title: str
     caption: str
     metric_ids: tuple[str, ...]
-    build: Callable[..., Any]  # charts.py's function of the same name: (kit) -> alt.Chart
+    build: Callable[..., Any]  # (kit) -> alt.Chart: charts.py's function of the same name (`ChartBuilder`)
     table_ids: tuple[str, ...] = ()  # the declared tables it draws
 
 
@@ -211,6 +212,30 @@ def report_module(folder: Path, name: str) -> ModuleType | None:
     return module
 
 
+@dataclass(frozen=True)
+class ChartBuilder:
+    """A chart's function in the report's charts.py, imported when a chart is first drawn: a build whose charts
+    come from `chart_cache` never loads charts.py, nor Altair with it."""
+
+    folder: Path
+    name: str
+
+    def __call__(self, kit: Any) -> Any:
+        return getattr(report_module(self.folder, CHARTS_FILE.removesuffix(".py")), self.name)(kit)
+
+
+def _chart_functions(folder: Path) -> set[str]:
+    """The functions charts.py defines at its top level, read from its syntax tree without running it."""
+    path = folder / CHARTS_FILE
+    if not path.is_file():
+        return set()
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as error:
+        raise ReportDefinitionError(f"{path}, line {error.lineno}: not valid Python ({error.msg})") from None
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
 def report_definition_version(folder: Path) -> str:
     """sha256 of the report's definition files (report.toml, charts.py): what a KPI, rule or chart change edits."""
     digest = hashlib.sha256()
@@ -286,14 +311,14 @@ def load_report(folder: Path) -> Report:
     tables = _tables(data, where, path)
     table_ids = {t.table_id for t in tables}
 
-    module = report_module(folder, CHARTS_FILE.removesuffix(".py"))
+    builders = _chart_functions(folder)
     charts = []
     for entry in data.get("charts", []):
         chart_id = _text(entry, "id", f"{path}, [[charts]]")
         here = where("chart", chart_id)
-        build = getattr(module, chart_id, None) if module is not None else None
-        if not callable(build):
+        if chart_id not in builders:
             raise ReportDefinitionError(f"{here}: {folder / CHARTS_FILE} has no function {chart_id}(kit)")
+        build = ChartBuilder(folder, chart_id)
         figures, drawn = tuple(entry.get("figures", [])), tuple(entry.get("tables", []))
         unknown = [m for m in figures if m not in known] + [t for t in drawn if t not in table_ids]
         if not (figures or drawn) or unknown:

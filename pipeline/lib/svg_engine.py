@@ -79,7 +79,7 @@ class SvgEngine:
 
 def to_svg(specs: list[dict], font_dir: Path) -> list[str]:
     """SVG for each Vega-Lite spec, in order: from the cache, the rest drawn by one helper process."""
-    context = _drawing_context(font_dir)
+    context = drawing_context(font_dir)
     keys = [_key(spec, context) for spec in specs]
     svgs = [disk_cache.read("svg", key) for key in keys]
     missing = [i for i, svg in enumerate(svgs) if svg is None]
@@ -97,7 +97,7 @@ def _key(spec: dict, context: str) -> str:
 
 
 @cache
-def _drawing_context(font_dir: Path) -> str:
+def drawing_context(font_dir: Path) -> str:
     """What an SVG depends on besides its spec: vl-convert's version, and each font file's name, size and
     modification time (a font update changes text metrics). Read once per process."""
     fonts = [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in font_files(font_dir.resolve())]

@@ -138,7 +138,7 @@ class Preview:
 
     def _run(self, record: BuildRecord, start: float) -> None:
         from pipeline.lib.build import analyse, embedded_sources, make_pdf, render_pages
-        from pipeline.lib.charts import build_charts
+        from pipeline.lib.chart_cache import report_charts
         from pipeline.lib.report_def import load_report, report_definition_version
         from pipeline.lib.sources import edition_dir, fingerprint, read_edition
         from pipeline.lib.validate import validate_edition
@@ -167,7 +167,7 @@ class Preview:
                 load_report.cache_clear()  # report.toml or charts.py may have changed: read the report afresh
                 analysis = analyse(load_report(self.paths.templates), validated)
             with step("charts"):
-                charts = build_charts(analysis.figures, analysis.report, self.paths.fonts)
+                charts = report_charts(analysis.figures, analysis.report, self.paths.fonts, analysis.tables)
             current = raw.fingerprint + definition  # what was actually read, in case a file changed in between
             self._cache = (current, analysis, charts)
         record.fingerprint = current
