@@ -447,6 +447,49 @@ def test_local_profile_is_sqlite_without_telemetry_and_queues_runs(tmp_path):
         instance.dispose()
 
 
+STEP_THAT_TALKS = """
+import os, sys
+import psutil
+from dagster import DagsterInstance, asset, materialize
+
+@asset
+def talks():
+    print("printed by a step")
+    os.write(2, "written to descriptor 2 by a library, 中文\\n".encode())
+    print(f"processes started beside the run: {len(psutil.Process().children(recursive=True))}")
+
+instance = DagsterInstance.get()
+result = materialize([talks], instance=instance)
+print(f"run {result.run_id} success={result.success}")
+"""
+
+
+def test_a_runs_output_reaches_the_ui_log_tabs_and_the_terminal_without_helper_processes(tmp_path):
+    """What a step prints is in the run's stdout/stderr tabs (Dagster's log API, as the UI reads it) and on the
+    terminal of `make report` or `make ui`, and the copying starts no process next to the build."""
+    shutil.copy(PROJECT_ROOT / "deploy" / "local" / "dagster.yaml", tmp_path / "dagster.yaml")
+    proc = subprocess.run([sys.executable, "-c", STEP_THAT_TALKS], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DAGSTER_HOME": str(tmp_path)}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "printed by a step" in proc.stdout
+    assert "processes started beside the run: 0" in proc.stdout
+    assert "written to descriptor 2 by a library, 中文" in proc.stderr
+    run_id = re.search(r"run (\S+) success=True", proc.stdout).group(1)
+
+    instance = DagsterInstance.from_config(str(tmp_path))
+    try:
+        (captured,) = instance.all_logs(run_id, of_type=DagsterEventType.LOGS_CAPTURED)
+        file_key = captured.dagster_event.logs_captured_data.file_key
+        manager = instance.compute_log_manager
+        log_key = [run_id, "compute_logs", file_key]
+        assert manager.is_capture_complete(log_key)
+        data = manager.get_log_data(log_key)
+        assert data.stdout.decode().splitlines()[:2] == ["printed by a step", "processes started beside the run: 0"]
+        assert "written to descriptor 2 by a library, 中文" in data.stderr.decode()
+    finally:
+        instance.dispose()
+
+
 def test_team_profile_is_valid_instance_config_with_postgres_credentials_from_the_environment(tmp_path):
     # Dagster's own loader and schema for dagster.yaml (an internal module: there is no public validator), so a
     # typo in the team profile fails here rather than on the team's server. dagster-postgres is not installed, so

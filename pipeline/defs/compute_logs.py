@@ -1,0 +1,99 @@
+"""Step output captured for the UI and still shown on the terminal, mirrored by a thread instead of processes.
+
+Dagster's `LocalComputeLogManager` redirects a run's stdout and stderr into files (the UI's stdout/stderr tabs)
+and mirrors each file back to the terminal with a `tail -F` process plus a Python process that watches for
+that tail being orphaned: four processes per run, which start beside the build and stay resident through its PDF
+stage. This manager stores the same files in the same place, so the UI reads them as before, but copies each
+stream to its file and to the original descriptor from a thread of the run's own process. Nothing can be
+orphaned (a killed run takes its thread with it), and no output is lost at the end of a run (the thread reads
+until the stream is closed, where a `tail` polls once a second).
+
+Configured in each profile's `dagster.yaml` (`deploy/*/dagster.yaml`) under `compute_logs`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import IO, Any
+
+from dagster import DagsterInstance, Field, StringSource
+from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
+from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
+from dagster._serdes import ConfigurableClassData
+from dagster._utils import touch_file
+
+#: Bytes read from a captured stream at a time; a partial line is passed on as it comes.
+CHUNK = 65536
+
+
+class MirroredComputeLogManager(LocalComputeLogManager):
+    """`LocalComputeLogManager` (files under `base_dir`, by default `$DAGSTER_HOME/storage`) whose terminal copy is
+    written by a thread."""
+
+    def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
+        super().__init__(base_dir or "", inst_data=inst_data)  # without one, the instance's own (register_instance)
+
+    def register_instance(self, instance: DagsterInstance) -> None:
+        super().register_instance(instance)
+        if not self._base_dir:  # where Dagster's default manager keeps them, so switching managers loses no log
+            self._base_dir = os.path.join(instance.root_directory, "storage")
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None,
+                          config_value: Mapping[str, Any]) -> MirroredComputeLogManager:
+        return cls(base_dir=config_value.get("base_dir"), inst_data=inst_data)
+
+    @contextmanager
+    def capture_logs(self, log_key: Sequence[str]) -> Generator[CapturedLogContext, None, None]:
+        with ExitStack() as streams:
+            for stream, io_type in ((sys.stdout, ComputeIOType.STDOUT), (sys.stderr, ComputeIOType.STDERR)):
+                path = self.get_captured_local_path(log_key, IO_TYPE_EXTENSION[io_type])
+                streams.enter_context(_mirrored(stream, path))
+            yield CapturedLogContext(log_key)
+        touch_file(self.complete_artifact_path(log_key))  # as Dagster's: the UI then knows the capture is complete
+
+
+@contextmanager
+def _mirrored(stream: IO[str], path: str) -> Iterator[None]:
+    """While inside, whatever is written to `stream`'s descriptor (by Python or by a library writing to the
+    descriptor directly) is appended to `path` and still reaches where the descriptor pointed before."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a test runner's stand-in stream: nothing to capture
+        yield
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    stream.flush()
+    original = os.dup(fd)
+    read_end, write_end = os.pipe()
+    copier = threading.Thread(target=_copy, args=(read_end, path, original), name=f"compute-log-{fd}", daemon=True)
+    copier.start()
+    os.dup2(write_end, fd)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        try:
+            stream.flush()
+        finally:
+            os.dup2(original, fd)  # the pipe's last write end closes: the copier reads to the end and stops
+            copier.join()
+            os.close(original)
+
+
+def _copy(read_end: int, path: str, terminal: int) -> None:
+    with open(read_end, "rb", buffering=0) as source, open(path, "ab", buffering=0) as log:
+        while chunk := source.read(CHUNK):
+            log.write(chunk)
+            try:
+                while chunk and terminal >= 0:
+                    chunk = chunk[os.write(terminal, chunk):]
+            except OSError:  # the terminal went away (a closed pipe): the file still gets everything
+                terminal = -1
