@@ -3,10 +3,10 @@
 Dagster's `LocalComputeLogManager` redirects a run's stdout and stderr into files (the UI's stdout/stderr tabs)
 and mirrors each file back to the terminal with a `tail -F` process plus a Python process that watches for
 that tail being orphaned: four processes per run, which start beside the build and stay resident through its PDF
-stage. This manager stores the same files in the same place, so the UI reads them as before, but copies each
-stream to its file and to the original descriptor from a thread of the run's own process. Nothing can be
-orphaned (a killed run takes its thread with it), and no output is lost at the end of a run (the thread reads
-until the stream is closed, where a `tail` polls once a second).
+stage. This manager redirects into the same files, so the UI reads them as before, but a thread of the run's own
+process follows each file to the terminal. Nothing can be orphaned (a killed run takes its thread with it), and
+nothing is cut off at the end of a run (the thread copies what is left before the capture ends, where Dagster's
+`tail` is stopped without waiting for its next look).
 
 Configured in each profile's `dagster.yaml` (`deploy/*/dagster.yaml`) under `compute_logs`."""
 
@@ -25,8 +25,9 @@ from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, L
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import touch_file
 
-#: Bytes read from a captured stream at a time; a partial line is passed on as it comes.
+#: Bytes copied to the terminal at a time, and how often the thread looks for more (a line shows within this).
 CHUNK = 65536
+POLL_SECONDS = 0.1
 
 
 class MirroredComputeLogManager(LocalComputeLogManager):
@@ -62,8 +63,13 @@ class MirroredComputeLogManager(LocalComputeLogManager):
 
 @contextmanager
 def _mirrored(stream: IO[str], path: str) -> Iterator[None]:
-    """While inside, whatever is written to `stream`'s descriptor (by Python or by a library writing to the
-    descriptor directly) is appended to `path` and still reaches where the descriptor pointed before."""
+    """While inside, whatever is written to `stream`'s descriptor (by Python, or by a library writing to the
+    descriptor directly) is appended to `path`, and a thread copies what the file gains to where the descriptor
+    pointed before.
+
+    The descriptor points at the file itself, as with Dagster's manager, not at a pipe: a library that keeps its
+    own copy of the descriptor (vl-convert's JavaScript runtime duplicates stdout and stderr when it starts) then
+    holds the file open, which is harmless, where a pipe would never reach its end and the run could not finish."""
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):  # a test runner's stand-in stream: nothing to capture
@@ -72,28 +78,33 @@ def _mirrored(stream: IO[str], path: str) -> Iterator[None]:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     stream.flush()
     original = os.dup(fd)
-    read_end, write_end = os.pipe()
-    copier = threading.Thread(target=_copy, args=(read_end, path, original), name=f"compute-log-{fd}", daemon=True)
-    copier.start()
-    os.dup2(write_end, fd)
-    os.close(write_end)
-    try:
-        yield
-    finally:
+    stop = threading.Event()
+    with open(path, "ab", buffering=0) as log, open(path, "rb", buffering=0) as reader:
+        reader.seek(0, os.SEEK_END)  # what an earlier attempt of this step wrote was shown then
+        copier = threading.Thread(target=_follow, args=(reader, original, stop), name=f"compute-log-{fd}",
+                                  daemon=True)
+        copier.start()
+        os.dup2(log.fileno(), fd)
         try:
-            stream.flush()
+            yield
         finally:
-            os.dup2(original, fd)  # the pipe's last write end closes: the copier reads to the end and stops
-            copier.join()
-            os.close(original)
+            try:
+                stream.flush()
+            finally:
+                os.dup2(original, fd)
+                stop.set()  # the copier passes on what is left, then ends
+                copier.join()
+                os.close(original)
 
 
-def _copy(read_end: int, path: str, terminal: int) -> None:
-    with open(read_end, "rb", buffering=0) as source, open(path, "ab", buffering=0) as log:
-        while chunk := source.read(CHUNK):
-            log.write(chunk)
+def _follow(reader: IO[bytes], terminal: int, stop: threading.Event) -> None:
+    while True:
+        stopping = stop.wait(POLL_SECONDS)
+        while chunk := reader.read(CHUNK):
             try:
                 while chunk and terminal >= 0:
                     chunk = chunk[os.write(terminal, chunk):]
             except OSError:  # the terminal went away (a closed pipe): the file still gets everything
                 terminal = -1
+        if stopping:
+            return
