@@ -40,6 +40,10 @@ REQUIRED_COLUMNS = {
     METRICS_FILE: ("metric_id", "entity", "period", "value", "unit", "label", "source_ref"),
     REFERENCES_FILE: ("source_id", "title"),
 }
+#: How alike a wrong name and an allowed one must be (difflib's ratio) to be offered as "did you mean": a typo
+#: keeps most of the letters ('device' → 'devices', 'lable' → 'label'); difflib's default, 0.6, offered 'years' for
+#: 'cars', which is no typo of it.
+TYPO_CUTOFF = 0.75
 KEYS = {METRICS_FILE: ("metric_id", "period"), REFERENCES_FILE: ("source_id",)}
 
 # Rule texts. They are what a person reads next to a cell, so each says what to write instead.
@@ -216,7 +220,7 @@ def _column_problems(file: str, frame: pd.DataFrame) -> list[Problem]:
     problems = []
     for name in frame.columns:
         if name not in allowed:
-            near = difflib.get_close_matches(name.lower(), allowed, n=1)
+            near = difflib.get_close_matches(name.lower(), allowed, n=1, cutoff=TYPO_CUTOFF)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             problems.append(Problem(file, 1, name, f"unexpected column; the contract allows {', '.join(allowed)}{hint}"))
     problems += [Problem(file, 1, name, "required column is missing")
@@ -247,7 +251,7 @@ def _duplicate_rule(file: str, frame: pd.DataFrame, row: int) -> tuple[str, str,
 
 
 def _unit_hint(value: str | None) -> str:
-    near = difflib.get_close_matches(value or "", list(UNITS), n=1)
+    near = difflib.get_close_matches(value or "", list(UNITS), n=1, cutoff=TYPO_CUTOFF)
     return f"{UNIT_RULE}; did you mean '{near[0]}'?" if near else UNIT_RULE
 
 

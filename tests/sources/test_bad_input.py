@@ -377,3 +377,20 @@ def test_dagster_run_fails_at_the_check_with_the_problems_in_its_metadata(tmp_pa
 
 def test_problems_are_a_report_error_so_every_caller_can_print_them() -> None:
     assert issubclass(SourceDataError, ReportError)
+
+
+def test_a_unit_is_suggested_for_a_typo_and_not_for_another_word(tmp_path: Path) -> None:
+    sources = edition_copy(tmp_path)
+    metrics = edition_folder(sources) / "metrics.csv"
+    lines = metrics.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    for line_number, unit in ((2, "vehicle"), (3, "cars")):
+        cells = lines[line_number - 1].split(",")
+        cells[header.index("unit")] = unit
+        lines[line_number - 1] = ",".join(cells)
+    metrics.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    rules = {p.value: p.rule for p in refused(sources).problems if p.column == "unit"}
+    assert rules["vehicle"].endswith("; did you mean 'vehicles'?")
+    assert rules["cars"].startswith("unknown unit; the unit is one of percent, pp, change_pct, cny, devices")
+    assert "did you mean" not in rules["cars"]  # 'years' is as near as difflib's default allowed, and no typo of it
