@@ -60,7 +60,7 @@ bench-flights: system-test bytecode
 	$(PY) benchmarks/flights.py
 
 ## faults: run the bad-input and fault tests and regenerate docs/faults.md from their results
-faults: system-test venv
+faults: system-test bytecode
 	$(PY) scripts/fault_table.py
 
 lint: venv
