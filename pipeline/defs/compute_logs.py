@@ -20,10 +20,11 @@ from contextlib import ExitStack, contextmanager
 from typing import IO, Any
 
 from dagster import DagsterInstance, Field, StringSource
+from dagster._core.execution.compute_logs import redirect_to_file
 from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
 from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
 from dagster._serdes import ConfigurableClassData
-from dagster._utils import touch_file
+from dagster._utils import ensure_file, touch_file
 
 #: Bytes copied to the terminal at a time, and how often the thread looks for more (a line shows within this).
 CHUNK = 65536
@@ -64,37 +65,33 @@ class MirroredComputeLogManager(LocalComputeLogManager):
 @contextmanager
 def _mirrored(stream: IO[str], path: str) -> Iterator[None]:
     """While inside, whatever is written to `stream`'s descriptor (by Python, or by a library writing to the
-    descriptor directly) is appended to `path`, and a thread copies what the file gains to where the descriptor
-    pointed before.
+    descriptor directly) is appended to `path` (Dagster's own `redirect_to_file`), and a thread copies what the
+    file gains to where the descriptor pointed before.
 
     The descriptor points at the file itself, as with Dagster's manager, not at a pipe: a library that keeps its
     own copy of the descriptor (vl-convert's JavaScript runtime duplicates stdout and stderr when it starts) then
     holds the file open, which is harmless, where a pipe would never reach its end and the run could not finish."""
     try:
-        fd = stream.fileno()
+        terminal = os.dup(stream.fileno())
     except (AttributeError, OSError, ValueError):  # a test runner's stand-in stream: nothing to capture
         yield
         return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    stream.flush()
-    original = os.dup(fd)
+    ensure_file(path)
     stop = threading.Event()
-    with open(path, "ab", buffering=0) as log, open(path, "rb", buffering=0) as reader:
-        reader.seek(0, os.SEEK_END)  # what an earlier attempt of this step wrote was shown then
-        copier = threading.Thread(target=_follow, args=(reader, original, stop), name=f"compute-log-{fd}",
-                                  daemon=True)
-        copier.start()
-        os.dup2(log.fileno(), fd)
-        try:
-            yield
-        finally:
+    try:
+        with open(path, "rb", buffering=0) as reader:
+            reader.seek(0, os.SEEK_END)  # what an earlier attempt of this step wrote was shown then
+            copier = threading.Thread(target=_follow, args=(reader, terminal, stop), daemon=True,
+                                      name=f"compute-log-{stream.fileno()}")
+            copier.start()
             try:
-                stream.flush()
-            finally:
-                os.dup2(original, fd)
-                stop.set()  # the copier passes on what is left, then ends
+                with redirect_to_file(stream, path):
+                    yield
+            finally:  # the descriptor is back where it was: the copier passes on what is left, then ends
+                stop.set()
                 copier.join()
-                os.close(original)
+    finally:
+        os.close(terminal)
 
 
 def _follow(reader: IO[bytes], terminal: int, stop: threading.Event) -> None:
